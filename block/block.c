@@ -1,0 +1,350 @@
+/*
+ * Generic block layer: driver registry, format probing, opening nodes
+ * and backing chains, guest reads through the chain.
+ */
+#include "block/block_int.h"
+#include "qemu/cutils.h"
+
+/* A backing chain longer than this is refused (also catches loops). */
+#define BDRV_MAX_BACKING_DEPTH 256
+
+/* Bytes read for format probing, as much as any probe needs. */
+#define BDRV_PROBE_BYTES 512
+
+static const BlockDriver *const block_drivers[] = {
+    &bdrv_file,
+    &bdrv_qcow2,
+    &bdrv_raw,
+};
+
+const BlockDriver *bdrv_find_format(const char *format_name)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(block_drivers); i++) {
+        if (!strcmp(block_drivers[i]->format_name, format_name)) {
+            return block_drivers[i];
+        }
+    }
+    return NULL;
+}
+
+static BlockDriverState *bdrv_new(const BlockDriver *drv, const char *name,
+                                  int flags)
+{
+    BlockDriverState *bs = g_new0(BlockDriverState, 1);
+
+    bs->drv = drv;
+    bs->opaque = drv->instance_size ? g_malloc0(drv->instance_size) : NULL;
+    bs->filename = g_strdup(name);
+    bs->open_flags = flags;
+    bs->read_only = !(flags & BDRV_O_RDWR);
+    return bs;
+}
+
+void bdrv_unref(BlockDriverState *bs)
+{
+    if (!bs) {
+        return;
+    }
+    if (bs->drv && bs->drv->close) {
+        bs->drv->close(bs);
+    }
+    bdrv_unref(bs->backing);
+    bdrv_unref(bs->data_file);
+    bdrv_unref(bs->file);
+    g_free(bs->opaque);
+    g_free(bs->filename);
+    g_free(bs->backing_file);
+    g_free(bs->backing_format);
+    g_free(bs->full_backing_filename);
+    g_free(bs);
+}
+
+BlockDriverState *bdrv_open_protocol(const char *filename, int flags,
+                                     Error **errp)
+{
+    BlockDriverState *bs = bdrv_new(&bdrv_file, filename, flags);
+
+    if (bdrv_file.open(bs, NULL, flags, errp) < 0) {
+        bdrv_unref(bs);
+        return NULL;
+    }
+    return bs;
+}
+
+int bdrv_file_pread(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                    void *buf, Error **errp)
+{
+    g_assert(bs->drv->pread);
+    return bs->drv->pread(bs, offset, bytes, buf, errp);
+}
+
+static const BlockDriver *bdrv_probe(BlockDriverState *file, Error **errp)
+{
+    uint8_t buf[BDRV_PROBE_BYTES] = { 0 };
+    int64_t len = bdrv_getlength(file);
+    const BlockDriver *best = NULL;
+    int best_score = 0;
+
+    if (len < 0) {
+        error_setg_errno(errp, (int)-len, "Could not determine image size");
+        return NULL;
+    }
+    if (bdrv_file_pread(file, 0, MIN(len, (int64_t)sizeof(buf)), buf,
+                        errp) < 0) {
+        return NULL;
+    }
+    for (size_t i = 0; i < ARRAY_SIZE(block_drivers); i++) {
+        const BlockDriver *drv = block_drivers[i];
+        int score;
+
+        if (!drv->probe) {
+            continue;
+        }
+        score = drv->probe(buf, MIN(len, (int64_t)sizeof(buf)),
+                           file->filename);
+        if (score > best_score) {
+            best_score = score;
+            best = drv;
+        }
+    }
+    g_assert(best);     /* raw accepts anything */
+    return best;
+}
+
+/*
+ * Options of the format node: "driver", "file" / "file.filename",
+ * "file.driver" (only "file" exists) and "filename".  Anything else is
+ * refused with QEMU's message.
+ */
+static int bdrv_parse_options(QDict *options, const char **fmt,
+                              const char **filename, Error **errp)
+{
+    const char *file_driver = qdict_get_try_str(options, "file.driver");
+    const char *s;
+
+    if ((s = qdict_get_try_str(options, "driver"))) {
+        *fmt = s;
+    }
+    if ((s = qdict_get_try_str(options, "filename"))) {
+        *filename = s;
+    }
+    if ((s = qdict_get_try_str(options, "file.filename")) ||
+        (s = qdict_get_try_str(options, "file"))) {
+        *filename = s;
+    }
+    if (file_driver && strcmp(file_driver, "file")) {
+        error_setg(errp, "Unknown protocol '%s'", file_driver);
+        return -EINVAL;
+    }
+    for (const QDictEntry *e = qdict_first(options); e;
+         e = qdict_next(options, e)) {
+        const char *key = qdict_entry_key(e);
+        if (strcmp(key, "driver") && strcmp(key, "filename") &&
+            strcmp(key, "file") && strcmp(key, "file.filename") &&
+            strcmp(key, "file.driver")) {
+            error_setg(errp, "Block format '%s' does not support the "
+                       "option '%s'", *fmt ? *fmt : "raw", key);
+            return -EINVAL;
+        }
+    }
+    if (!*filename) {
+        error_setg(errp, "The 'file' block driver requires a file name");
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* Flatten nested dicts of a json: name into dotted keys. */
+static void qdict_flatten_into(QDict *src, const char *prefix, QDict *dst)
+{
+    for (const QDictEntry *e = qdict_first(src); e; e = qdict_next(src, e)) {
+        g_autofree char *key = prefix
+            ? g_strdup_printf("%s.%s", prefix, qdict_entry_key(e))
+            : g_strdup(qdict_entry_key(e));
+        QObject *value = qdict_entry_value(e);
+        QDict *sub = qobject_to_qdict(value);
+
+        if (sub) {
+            qdict_flatten_into(sub, key, dst);
+        } else {
+            qdict_put_obj(dst, key, qobject_ref_impl(value));
+        }
+    }
+}
+
+static QDict *bdrv_parse_json_filename(const char *filename, Error **errp)
+{
+    g_autoptr(QObject) obj = qobject_from_json(filename + strlen("json:"),
+                                               errp);
+    QDict *dict, *flat;
+
+    if (!obj) {
+        return NULL;
+    }
+    dict = qobject_to_qdict(obj);
+    if (!dict) {
+        error_setg(errp, "Invalid JSON object given");
+        return NULL;
+    }
+    flat = qdict_new();
+    qdict_flatten_into(dict, NULL, flat);
+    return flat;
+}
+
+static BlockDriverState *bdrv_open_format(const char *name,
+                                          const char *filename,
+                                          const char *fmt, int flags,
+                                          Error **errp)
+{
+    const BlockDriver *drv = NULL;
+    BlockDriverState *file, *bs;
+
+    if (fmt) {
+        drv = bdrv_find_format(fmt);
+        if (!drv) {
+            error_setg(errp, "Unknown driver '%s'", fmt);
+            return NULL;
+        }
+    }
+    file = bdrv_open_protocol(filename, flags, errp);
+    if (!file) {
+        return NULL;
+    }
+    if (!drv) {
+        drv = bdrv_probe(file, errp);
+        if (!drv) {
+            bdrv_unref(file);
+            return NULL;
+        }
+    }
+    if (drv->is_protocol) {
+        return file;
+    }
+    bs = bdrv_new(drv, name, flags);
+    bs->file = file;
+    if (drv->open(bs, NULL, flags, errp) < 0) {
+        bdrv_unref(bs);
+        return NULL;
+    }
+    return bs;
+}
+
+BlockDriverState *bdrv_open(const char *filename, const char *fmt,
+                            QDict *options, int flags, Error **errp)
+{
+    g_autoptr(QDict) opts = options;
+    const char *file_name = NULL;
+    BlockDriverState *bs;
+
+    if (filename && g_str_has_prefix(filename, "json:")) {
+        g_autoptr(QDict) json = bdrv_parse_json_filename(filename, errp);
+        if (!json) {
+            return NULL;
+        }
+        if (opts) {
+            qdict_flatten_into(opts, NULL, json);
+        }
+        qobject_unref(opts);
+        opts = g_steal_pointer(&json);
+    } else if (filename) {
+        file_name = filename;
+    }
+    if (opts && bdrv_parse_options(opts, &fmt, &file_name, errp) < 0) {
+        return NULL;
+    }
+    if (!file_name) {
+        error_setg(errp, "The 'file' block driver requires a file name");
+        return NULL;
+    }
+    if (strlen(file_name) >= BDRV_NAME_MAX) {
+        error_setg(errp, "File name too long");
+        return NULL;
+    }
+    bs = bdrv_open_format(file_name, file_name, fmt, flags, errp);
+    if (!bs) {
+        return NULL;
+    }
+    if (!(flags & BDRV_O_NO_BACKING) && bs->backing_file &&
+        bdrv_open_backing(bs, flags, errp) < 0) {
+        bdrv_unref(bs);
+        return NULL;
+    }
+    return bs;
+}
+
+int bdrv_open_backing(BlockDriverState *bs, int flags, Error **errp)
+{
+    Error *local_err = NULL;
+    BlockDriverState *backing;
+    const char *name = bs->full_backing_filename;
+
+    if (bs->backing_depth >= BDRV_MAX_BACKING_DEPTH) {
+        error_setg(errp, "Backing chain is longer than %d images (is there "
+                   "a loop?)", BDRV_MAX_BACKING_DEPTH);
+        return -ELOOP;
+    }
+    if (!name) {
+        error_setg(errp, "Cannot use relative backing file names for '%s'",
+                   bs->filename);
+        return -EINVAL;
+    }
+    /* A backing file is only read, whatever the overlay's mode. */
+    backing = bdrv_open_format(name, name, bs->backing_format,
+                               flags & ~BDRV_O_RDWR, &local_err);
+    if (!backing) {
+        error_propagate(errp, local_err);
+        error_prepend(errp, "Could not open backing file: ");
+        return -EINVAL;
+    }
+    backing->backing_depth = bs->backing_depth + 1;
+    bs->backing = backing;
+    if (!(flags & BDRV_O_NO_BACKING) && backing->backing_file) {
+        return bdrv_open_backing(backing, flags, errp);
+    }
+    return 0;
+}
+
+const char *bdrv_get_format_name(const BlockDriverState *bs)
+{
+    return bs->drv->format_name;
+}
+
+const char *bdrv_get_filename(const BlockDriverState *bs)
+{
+    return bs->filename;
+}
+
+BlockDriverState *bdrv_backing(const BlockDriverState *bs)
+{
+    return bs->backing;
+}
+
+int64_t bdrv_getlength(BlockDriverState *bs)
+{
+    if (bs->drv->getlength) {
+        return bs->drv->getlength(bs);
+    }
+    return bs->total_bytes;
+}
+
+int bdrv_pread(BlockDriverState *bs, int64_t offset, int64_t bytes,
+               void *buf, Error **errp)
+{
+    int64_t len = bdrv_getlength(bs);
+    int64_t avail;
+
+    if (offset < 0 || bytes < 0 || len < 0 || offset > INT64_MAX - bytes) {
+        error_setg(errp, "Invalid read request");
+        return -EINVAL;
+    }
+    /* Beyond the end, a backing file reads as zeros. */
+    avail = offset >= len ? 0 : MIN(bytes, len - offset);
+    memset((uint8_t *)buf + avail, 0, bytes - avail);
+    if (!avail) {
+        return 0;
+    }
+    if (bs->drv->co_preadv) {
+        return bs->drv->co_preadv(bs, offset, avail, buf, errp);
+    }
+    return bdrv_file_pread(bs, offset, avail, buf, errp);
+}

@@ -1,0 +1,115 @@
+/*
+ * The "file" protocol: a host file accessed with pread.  Read-only
+ * opens use O_RDONLY, so a read-only command cannot change a byte.
+ */
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "block/block_int.h"
+
+typedef struct BDRVRawState {
+    int fd;
+} BDRVRawState;
+
+static int file_open(BlockDriverState *bs, QDict *options, int flags,
+                     Error **errp)
+{
+    BDRVRawState *s = bs->opaque;
+    int open_flags = (flags & BDRV_O_RDWR) ? O_RDWR : O_RDONLY;
+    struct stat st;
+
+    s->fd = open(bs->filename, open_flags | O_CLOEXEC);
+    if (s->fd < 0) {
+        int err = errno;
+        error_setg_errno(errp, err, "Could not open '%s'", bs->filename);
+        return -err;
+    }
+    if (fstat(s->fd, &st) < 0 || S_ISDIR(st.st_mode)) {
+        int err = S_ISDIR(st.st_mode) ? EISDIR : errno;
+        error_setg_errno(errp, err, "Could not open '%s'", bs->filename);
+        close(s->fd);
+        s->fd = -1;
+        return -err;
+    }
+    return 0;
+}
+
+static void file_close(BlockDriverState *bs)
+{
+    BDRVRawState *s = bs->opaque;
+
+    if (s->fd >= 0) {
+        close(s->fd);
+        s->fd = -1;
+    }
+}
+
+static int64_t file_getlength(BlockDriverState *bs)
+{
+    BDRVRawState *s = bs->opaque;
+    struct stat st;
+
+    if (fstat(s->fd, &st) < 0) {
+        return -errno;
+    }
+    if (S_ISBLK(st.st_mode)) {
+        off_t end = lseek(s->fd, 0, SEEK_END);
+        return end < 0 ? -errno : end;
+    }
+    return st.st_size;
+}
+
+static int64_t file_get_allocated_file_size(BlockDriverState *bs)
+{
+    BDRVRawState *s = bs->opaque;
+    struct stat st;
+
+    if (fstat(s->fd, &st) < 0) {
+        return -errno;
+    }
+    return (int64_t)st.st_blocks * 512;
+}
+
+/* Bytes past the end of the file read as zeros, as QEMU's do. */
+static int file_pread(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                      void *buf, Error **errp)
+{
+    BDRVRawState *s = bs->opaque;
+    uint8_t *p = buf;
+
+    if (offset < 0 || bytes < 0 || offset > INT64_MAX - bytes) {
+        error_setg(errp, "Invalid read of %" PRId64 " bytes at %" PRId64,
+                   bytes, offset);
+        return -EINVAL;
+    }
+    while (bytes > 0) {
+        ssize_t n = pread(s->fd, p, MIN(bytes, (int64_t)(1 << 30)), offset);
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            int err = errno;
+            error_setg_errno(errp, err, "Could not read '%s'", bs->filename);
+            return -err;
+        }
+        if (n == 0) {
+            memset(p, 0, bytes);
+            break;
+        }
+        p += n;
+        offset += n;
+        bytes -= n;
+    }
+    return 0;
+}
+
+const BlockDriver bdrv_file = {
+    .format_name = "file",
+    .instance_size = sizeof(BDRVRawState),
+    .is_protocol = true,
+    .open = file_open,
+    .close = file_close,
+    .getlength = file_getlength,
+    .get_allocated_file_size = file_get_allocated_file_size,
+    .pread = file_pread,
+};

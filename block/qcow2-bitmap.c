@@ -1,0 +1,156 @@
+/*
+ * qcow2 persistent dirty bitmaps: the bitmap directory.
+ */
+#include "qemu/bswap.h"
+#include "block/qcow2.h"
+
+void qcow2_free_bitmaps(BDRVQcow2State *s)
+{
+    if (!s->bitmaps) {
+        return;
+    }
+    for (uint32_t i = 0; i < s->nb_bitmaps; i++) {
+        g_free(s->bitmaps[i].name);
+    }
+    g_clear_pointer(&s->bitmaps, g_free);
+    s->bitmaps_loaded = false;
+}
+
+/* Directory-entry rules of the spec, with QEMU's limits. */
+static bool bitmap_entry_valid(const BDRVQcow2State *s, const Qcow2Bitmap *bm,
+                               uint16_t name_size)
+{
+    uint64_t phys_bitmap_bytes;
+
+    if (bm->table_size == 0 || bm->table_size > BME_MAX_TABLE_SIZE ||
+        bm->table_offset == 0 ||
+        (bm->table_offset & (s->cluster_size - 1)) ||
+        bm->granularity_bits < BME_MIN_GRANULARITY_BITS ||
+        bm->granularity_bits > BME_MAX_GRANULARITY_BITS ||
+        (bm->flags & BME_RESERVED_FLAGS) ||
+        name_size == 0 || name_size > BME_MAX_NAME_SIZE ||
+        bm->type != BT_DIRTY_TRACKING) {
+        return false;
+    }
+    phys_bitmap_bytes = (uint64_t)bm->table_size * s->cluster_size;
+    if (phys_bitmap_bytes > BME_MAX_PHYS_SIZE) {
+        return false;
+    }
+    if (!(bm->flags & BME_FLAG_IN_USE)) {
+        /* A consistent bitmap's table must cover the whole disk. */
+        uint64_t bits = DIV_ROUND_UP(s->size, 1ull << bm->granularity_bits);
+        uint64_t need = DIV_ROUND_UP(bits, s->cluster_size * 8);
+        if (need > bm->table_size) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static int parse_directory(BDRVQcow2State *s, const uint8_t *dir,
+                           size_t size, Error **errp)
+{
+    size_t pos = 0;
+
+    s->bitmaps = g_new0(Qcow2Bitmap, s->nb_bitmaps);
+    for (uint32_t i = 0; i < s->nb_bitmaps; i++) {
+        Qcow2Bitmap *bm = &s->bitmaps[i];
+        const uint8_t *e = dir + pos;
+        uint16_t name_size;
+        uint32_t extra;
+        size_t entry;
+
+        if (size - pos < QCOW2_BITMAP_DIR_ENTRY_SIZE) {
+            goto broken;
+        }
+        bm->table_offset = ldq_be_p(e);
+        bm->table_size = ldl_be_p(e + 8);
+        bm->flags = ldl_be_p(e + 12);
+        bm->type = e[16];
+        bm->granularity_bits = e[17];
+        name_size = lduw_be_p(e + 18);
+        extra = ldl_be_p(e + 20);
+        entry = QCOW2_BITMAP_DIR_ENTRY_SIZE + (size_t)extra + name_size;
+        if (extra > size || size - pos < entry) {
+            goto broken;
+        }
+        if (extra != 0) {
+            error_setg(errp, "Bitmap extra data is not supported");
+            return -ENOTSUP;
+        }
+        bm->name = g_strndup((const char *)e + QCOW2_BITMAP_DIR_ENTRY_SIZE,
+                             name_size);
+        if (!bitmap_entry_valid(s, bm, name_size)) {
+            error_setg(errp, "Bitmap '%s' doesn't satisfy the constraints",
+                       bm->name);
+            return -EINVAL;
+        }
+        pos += QEMU_ALIGN_UP(entry, 8);
+    }
+    if (pos != size) {
+        goto broken;
+    }
+    return 0;
+
+broken:
+    error_setg(errp, "Broken bitmap directory");
+    return -EINVAL;
+}
+
+int qcow2_read_bitmap_directory(BlockDriverState *bs, Error **errp)
+{
+    BDRVQcow2State *s = bs->opaque;
+    g_autofree uint8_t *dir = NULL;
+    uint64_t size = s->bitmap_directory_size;
+    int ret;
+
+    if (!qcow2_range_valid(s->bitmap_directory_offset, size, 0) ||
+        s->bitmap_directory_offset + size > (uint64_t)s->file_size) {
+        error_setg(errp, "Bitmap directory is beyond the end of the file");
+        return -EINVAL;
+    }
+    /* size <= QCOW2_MAX_BITMAP_DIRECTORY_SIZE: checked with the ext. */
+    dir = g_malloc(size ? size : 1);
+    ret = bdrv_file_pread(bs->file, s->bitmap_directory_offset, size, dir,
+                          errp);
+    if (ret < 0) {
+        return ret;
+    }
+    ret = parse_directory(s, dir, size, errp);
+    if (ret < 0) {
+        error_prepend(errp, "Failed to read bitmap directory: ");
+        qcow2_free_bitmaps(s);
+        return ret;
+    }
+    s->bitmaps_loaded = true;
+    return 0;
+}
+
+Qcow2BitmapInfoList *qcow2_get_bitmap_info_list(BlockDriverState *bs,
+                                                Error **errp)
+{
+    BDRVQcow2State *s = bs->opaque;
+    Qcow2BitmapInfoList *head = NULL, **tail = &head;
+
+    for (uint32_t i = 0; s->bitmaps_loaded && i < s->nb_bitmaps; i++) {
+        const Qcow2Bitmap *bm = &s->bitmaps[i];
+        Qcow2BitmapInfo *info = g_new0(Qcow2BitmapInfo, 1);
+        Qcow2BitmapInfoFlagsList **ftail = &info->flags;
+
+        info->name = g_strdup(bm->name);
+        info->granularity = 1u << bm->granularity_bits;
+        if (bm->flags & BME_FLAG_IN_USE) {
+            *ftail = g_new0(Qcow2BitmapInfoFlagsList, 1);
+            (*ftail)->value = QCOW2_BITMAP_INFO_FLAGS_IN_USE;
+            ftail = &(*ftail)->next;
+        }
+        if (bm->flags & BME_FLAG_AUTO) {
+            *ftail = g_new0(Qcow2BitmapInfoFlagsList, 1);
+            (*ftail)->value = QCOW2_BITMAP_INFO_FLAGS_AUTO;
+        }
+        *tail = g_new0(Qcow2BitmapInfoList, 1);
+        (*tail)->value = info;
+        tail = &(*tail)->next;
+    }
+    return head;
+}

@@ -1,0 +1,433 @@
+/*
+ * qcow2: open, validation of the header and its tables, and the
+ * information `qemu-img info` prints.  Mapping, snapshots, bitmaps and
+ * encryption headers live in their own files.
+ */
+#include "qemu/bswap.h"
+#include "qemu/cutils.h"
+#include "block/qcow2.h"
+
+static int qcow2_probe(const uint8_t *buf, size_t len, const char *filename)
+{
+    if (len >= 8 && ldl_be_p(buf) == QCOW_MAGIC && ldl_be_p(buf + 4) >= 2) {
+        return 100;
+    }
+    return 0;
+}
+
+bool qcow2_range_valid(uint64_t offset, uint64_t len, uint64_t align)
+{
+    if (align && (offset % align)) {
+        return false;
+    }
+    return offset <= INT64_MAX && len <= (uint64_t)INT64_MAX - offset;
+}
+
+int qcow2_validate_table(BlockDriverState *bs, uint64_t offset,
+                         uint64_t entries, size_t entry_len,
+                         int64_t max_size, const char *table_name,
+                         Error **errp)
+{
+    BDRVQcow2State *s = bs->opaque;
+
+    if (entries > (uint64_t)max_size / entry_len) {
+        error_setg(errp, "%s too large", table_name);
+        return -EFBIG;
+    }
+    /* An empty table may sit anywhere. */
+    if (!qcow2_range_valid(offset, entries * entry_len, s->cluster_size) ||
+        (entries && offset + entries * entry_len > (uint64_t)s->file_size)) {
+        error_setg(errp, "%s offset invalid", table_name);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* Reads [offset, offset + len) of the image file into a new buffer. */
+static uint8_t *qcow2_read_bytes(BlockDriverState *bs, uint64_t offset,
+                                 uint64_t len, Error **errp)
+{
+    g_autofree uint8_t *buf = g_try_malloc(len ? len : 1);
+
+    if (!buf) {
+        error_setg(errp, "Could not allocate %" PRIu64 " bytes", len);
+        return NULL;
+    }
+    if (bdrv_file_pread(bs->file, offset, len, buf, errp) < 0) {
+        return NULL;
+    }
+    return g_steal_pointer(&buf);
+}
+
+static int qcow2_check_features(BlockDriverState *bs, int flags,
+                                Error **errp)
+{
+    BDRVQcow2State *s = bs->opaque;
+    uint64_t unknown = s->incompatible_features & ~QCOW2_INCOMPAT_MASK;
+
+    if (unknown) {
+        g_autofree char *names = qcow2_unknown_features_str(s, unknown);
+        error_setg(errp, "Unsupported qcow2 feature(s): %s", names);
+        return -ENOTSUP;
+    }
+    if ((s->incompatible_features & QCOW2_INCOMPAT_CORRUPT) &&
+        (flags & BDRV_O_RDWR) && !(flags & BDRV_O_CHECK)) {
+        error_setg(errp, "qcow2: Image is corrupt; cannot be opened "
+                   "read/write");
+        return -EACCES;
+    }
+    if (s->refcount_order > QCOW2_MAX_REFCOUNT_ORDER) {
+        error_setg(errp, "Reference count entry width too large; may not "
+                   "exceed 64 bits");
+        return -EINVAL;
+    }
+    s->refcount_bits = 1u << s->refcount_order;
+    return 0;
+}
+
+static int qcow2_check_compression_type(BDRVQcow2State *s, Error **errp)
+{
+    bool bit = s->incompatible_features & QCOW2_INCOMPAT_COMPRESSION;
+
+    switch (s->compression_type) {
+    case QCOW2_COMPRESSION_TYPE_ZLIB_ID:
+        break;
+    case QCOW2_COMPRESSION_TYPE_ZSTD_ID:
+        break;
+    default:
+        error_setg(errp, "qcow2: unknown compression type: %u",
+                   s->compression_type);
+        return -ENOTSUP;
+    }
+    if (s->compression_type == QCOW2_COMPRESSION_TYPE_ZLIB_ID && bit) {
+        error_setg(errp, "qcow2: Compression type incompatible feature bit "
+                   "must not be set");
+        return -EINVAL;
+    }
+    if (s->compression_type != QCOW2_COMPRESSION_TYPE_ZLIB_ID && !bit) {
+        error_setg(errp, "qcow2: Compression type incompatible feature bit "
+                   "must be set");
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static int qcow2_compute_geometry(BDRVQcow2State *s, Error **errp)
+{
+    s->l2_entry_size = has_subclusters(s) ? L2E_SIZE_EXTENDED
+                                          : L2E_SIZE_NORMAL;
+    if (has_subclusters(s) && s->cluster_bits < QCOW_EXTL2_MIN_CLUSTER_BITS) {
+        error_setg(errp, "Extended L2 entries are only supported with "
+                   "cluster sizes of at least 16384 bytes");
+        return -EINVAL;
+    }
+    s->l2_bits = s->cluster_bits - (has_subclusters(s) ? 4 : 3);
+    s->l2_size = 1ull << s->l2_bits;
+    s->subcluster_bits = s->cluster_bits -
+                         (has_subclusters(s) ? 5 : 0);
+    s->subcluster_size = 1ull << s->subcluster_bits;
+    /* Compressed descriptor: offset bits, then the sector count. */
+    s->csize_shift = 62 - (s->cluster_bits - 8);
+    s->csize_mask = (1ull << (s->cluster_bits - 8)) - 1;
+    s->cluster_offset_mask = (1ull << s->csize_shift) - 1;
+    return 0;
+}
+
+static int qcow2_check_tables(BlockDriverState *bs, int flags, Error **errp)
+{
+    BDRVQcow2State *s = bs->opaque;
+    uint64_t l1_min, l2_span;
+    int ret;
+
+    if (s->refcount_table_clusters >
+        QCOW_MAX_REFTABLE_SIZE / s->cluster_size) {
+        error_setg(errp, "Reference count table too large");
+        return -EINVAL;
+    }
+    if (s->refcount_table_clusters == 0 && !(flags & BDRV_O_CHECK)) {
+        error_setg(errp, "Image does not contain a reference count table");
+        return -EINVAL;
+    }
+    ret = qcow2_validate_table(bs, s->refcount_table_offset,
+                               s->refcount_table_clusters,
+                               s->cluster_size, QCOW_MAX_REFTABLE_SIZE,
+                               "Reference count table", errp);
+    if (ret < 0) {
+        return ret;
+    }
+    if (!(flags & BDRV_O_CHECK)) {
+        ret = qcow2_validate_table(bs, s->snapshots_offset, s->nb_snapshots,
+                                   QCOW2_SNAPSHOT_HEADER_SIZE,
+                                   QCOW_MAX_SNAPSHOTS_SIZE,
+                                   "Snapshot table", errp);
+        if (ret < 0) {
+            return ret;
+        }
+    }
+    ret = qcow2_validate_table(bs, s->l1_table_offset, s->l1_size, L1E_SIZE,
+                               QCOW_MAX_L1_SIZE, "Active L1 table", errp);
+    if (ret < 0) {
+        return ret;
+    }
+    /* The L1 table must map the whole virtual disk. */
+    l2_span = s->cluster_bits + s->l2_bits;
+    l1_min = l2_span >= 64 ? 1 : DIV_ROUND_UP(s->size, 1ull << l2_span);
+    if (s->size > INT64_MAX || l1_min > INT32_MAX ||
+        s->l1_size < l1_min) {
+        error_setg(errp, "L1 table is too small");
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static int qcow2_load_l1(BlockDriverState *bs, Error **errp)
+{
+    BDRVQcow2State *s = bs->opaque;
+    g_autofree uint8_t *raw = NULL;
+
+    s->l1_table = g_new0(uint64_t, s->l1_size ? s->l1_size : 1);
+    if (!s->l1_size) {
+        return 0;
+    }
+    raw = qcow2_read_bytes(bs, s->l1_table_offset,
+                           (uint64_t)s->l1_size * L1E_SIZE, errp);
+    if (!raw) {
+        error_prepend(errp, "Could not read L1 table: ");
+        return -EIO;
+    }
+    for (uint32_t i = 0; i < s->l1_size; i++) {
+        s->l1_table[i] = ldq_be_p(raw + (size_t)i * L1E_SIZE);
+    }
+    return 0;
+}
+
+static int qcow2_read_backing_name(BlockDriverState *bs, const uint8_t *buf,
+                                   Error **errp)
+{
+    BDRVQcow2State *s = bs->opaque;
+
+    if (!s->backing_file_offset) {
+        return 0;
+    }
+    if (s->backing_file_size > QCOW_MAX_BACKING_FILE_SIZE ||
+        s->backing_file_size > s->cluster_size - s->backing_file_offset) {
+        error_setg(errp, "Backing file name too long");
+        return -EINVAL;
+    }
+    bs->backing_file = g_strndup((const char *)buf + s->backing_file_offset,
+                                 s->backing_file_size);
+    if (s->image_backing_format) {
+        bs->backing_format = g_strdup(s->image_backing_format);
+    }
+    bs->full_backing_filename = path_combine(bs->filename, bs->backing_file);
+    return 0;
+}
+
+static int qcow2_open_data_file(BlockDriverState *bs, int flags,
+                                Error **errp)
+{
+    BDRVQcow2State *s = bs->opaque;
+    g_autofree char *name = NULL;
+
+    if (!has_data_file(s)) {
+        if (s->autoclear_features & QCOW2_AUTOCLEAR_DATA_FILE_RAW) {
+            /* Meaningless without a data file; QEMU drops it too. */
+            s->autoclear_features &= ~QCOW2_AUTOCLEAR_DATA_FILE_RAW;
+        }
+        s->data_file = bs->file;
+        return 0;
+    }
+    if (!s->image_data_file) {
+        error_setg(errp, "'data-file' is required for this image");
+        return -EINVAL;
+    }
+    if (flags & BDRV_O_NO_IO) {
+        /* info only needs the name; a missing data file is no error. */
+        name = path_combine(bs->filename, s->image_data_file);
+        bs->data_file = bdrv_open_protocol(name, flags, NULL);
+        s->data_file = bs->data_file ? bs->data_file : bs->file;
+        return 0;
+    }
+    name = path_combine(bs->filename, s->image_data_file);
+    bs->data_file = bdrv_open_protocol(name, flags, errp);
+    if (!bs->data_file) {
+        return -EINVAL;
+    }
+    s->data_file = bs->data_file;
+    return 0;
+}
+
+static int qcow2_read_first_cluster(BlockDriverState *bs, uint8_t **bufp,
+                                    Error **errp)
+{
+    BDRVQcow2State *s = bs->opaque;
+    uint8_t head[QCOW2_HEADER_READ_SIZE];
+    int64_t file_size = bdrv_getlength(bs->file);
+    int ret;
+
+    if (file_size < 0) {
+        error_setg_errno(errp, (int)-file_size,
+                         "Could not determine image size");
+        return (int)file_size;
+    }
+    ret = bdrv_file_pread(bs->file, 0, sizeof(head), head, errp);
+    if (ret < 0) {
+        error_prepend(errp, "Could not read qcow2 header: ");
+        return ret;
+    }
+    ret = qcow2_parse_header(s, head, sizeof(head), file_size, errp);
+    if (ret < 0) {
+        return ret;
+    }
+    /* cluster_size is at most 2 MiB here: a bounded allocation. */
+    *bufp = g_malloc0(MAX(s->cluster_size, QCOW2_HEADER_READ_SIZE));
+    return bdrv_file_pread(bs->file, 0, s->cluster_size, *bufp, errp);
+}
+
+static int qcow2_open(BlockDriverState *bs, QDict *options, int flags,
+                      Error **errp)
+{
+    BDRVQcow2State *s = bs->opaque;
+    g_autofree uint8_t *buf = NULL;
+    uint64_t ext_end;
+    int ret;
+
+    ret = qcow2_read_first_cluster(bs, &buf, errp);
+    if (ret < 0) {
+        return ret;
+    }
+    ext_end = s->backing_file_offset ? s->backing_file_offset
+                                     : s->cluster_size;
+    if (s->header_length < ext_end) {
+        ret = qcow2_parse_extensions(s, buf, s->cluster_size,
+                                     s->header_length, ext_end, errp);
+        if (ret < 0) {
+            return ret;
+        }
+    }
+    if ((ret = qcow2_check_features(bs, flags, errp)) < 0 ||
+        (ret = qcow2_check_compression_type(s, errp)) < 0) {
+        return ret;
+    }
+    if (s->crypt_method > QCOW_CRYPT_LUKS) {
+        error_setg(errp, "Unsupported encryption method: %" PRIu32,
+                   s->crypt_method);
+        return -EINVAL;
+    }
+    bs->encrypted = s->crypt_method != QCOW_CRYPT_NONE;
+    if ((ret = qcow2_compute_geometry(s, errp)) < 0 ||
+        (ret = qcow2_check_tables(bs, flags, errp)) < 0 ||
+        (ret = qcow2_load_l1(bs, errp)) < 0 ||
+        (ret = qcow2_open_data_file(bs, flags, errp)) < 0 ||
+        (ret = qcow2_read_backing_name(bs, buf, errp)) < 0) {
+        return ret;
+    }
+    if (!(flags & BDRV_O_CHECK) &&
+        (ret = qcow2_read_snapshots(bs, errp)) < 0) {
+        return ret;
+    }
+    if (s->has_bitmaps_ext &&
+        (ret = qcow2_read_bitmap_directory(bs, errp)) < 0) {
+        return ret;
+    }
+    bs->total_bytes = (int64_t)s->size;
+    return 0;
+}
+
+static void qcow2_close(BlockDriverState *bs)
+{
+    BDRVQcow2State *s = bs->opaque;
+
+    qcow2_free_header(s);
+    qcow2_free_snapshots(s);
+    qcow2_free_bitmaps(s);
+    g_clear_pointer(&s->l1_table, g_free);
+}
+
+static int64_t qcow2_getlength(BlockDriverState *bs)
+{
+    return bs->total_bytes;
+}
+
+static int64_t qcow2_get_allocated_file_size(BlockDriverState *bs)
+{
+    int64_t size = bs->file->drv->get_allocated_file_size(bs->file);
+    int64_t data;
+
+    if (size < 0 || !bs->data_file) {
+        return size;
+    }
+    data = bs->data_file->drv->get_allocated_file_size(bs->data_file);
+    return data < 0 ? data : size + data;
+}
+
+static int qcow2_get_info(BlockDriverState *bs, ImageInfo *info,
+                          Error **errp)
+{
+    BDRVQcow2State *s = bs->opaque;
+
+    info->has_cluster_size = true;
+    info->cluster_size = (int64_t)s->cluster_size;
+    info->has_dirty_flag = true;
+    info->dirty_flag = s->incompatible_features & QCOW2_INCOMPAT_DIRTY;
+    return 0;
+}
+
+static ImageInfoSpecific *qcow2_get_specific_info(BlockDriverState *bs,
+                                                  Error **errp)
+{
+    BDRVQcow2State *s = bs->opaque;
+    g_autoptr(ImageInfoSpecific) spec = g_new0(ImageInfoSpecific, 1);
+    ImageInfoSpecificQCow2 *q = g_new0(ImageInfoSpecificQCow2, 1);
+
+    spec->type = IMAGE_INFO_SPECIFIC_KIND_QCOW2;
+    spec->u.qcow2.data = q;
+    q->refcount_bits = s->refcount_bits;
+    q->compression_type = s->compression_type == QCOW2_COMPRESSION_TYPE_ZSTD_ID
+                          ? QCOW2_COMPRESSION_TYPE_ZSTD
+                          : QCOW2_COMPRESSION_TYPE_ZLIB;
+    if (s->version == 2) {
+        q->compat = g_strdup("0.10");
+        return g_steal_pointer(&spec);
+    }
+    q->compat = g_strdup("1.1");
+    q->has_lazy_refcounts = true;
+    q->lazy_refcounts = s->compatible_features & QCOW2_COMPAT_LAZY_REFCOUNTS;
+    q->has_corrupt = true;
+    q->corrupt = s->incompatible_features & QCOW2_INCOMPAT_CORRUPT;
+    q->has_extended_l2 = true;
+    q->extended_l2 = has_subclusters(s);
+    if (s->image_data_file) {
+        q->has_data_file = true;
+        q->data_file = g_strdup(s->image_data_file);
+        q->has_data_file_raw = true;
+        q->data_file_raw = s->autoclear_features &
+                           QCOW2_AUTOCLEAR_DATA_FILE_RAW;
+    }
+    if (s->has_bitmaps_ext) {
+        q->has_bitmaps = true;
+        q->bitmaps = qcow2_get_bitmap_info_list(bs, errp);
+    }
+    if (bs->encrypted) {
+        q->encrypt = qcow2_crypto_info(bs, errp);
+        if (!q->encrypt) {
+            return NULL;
+        }
+        q->has_encrypt = true;
+    }
+    return g_steal_pointer(&spec);
+}
+
+const BlockDriver bdrv_qcow2 = {
+    .format_name = "qcow2",
+    .instance_size = sizeof(BDRVQcow2State),
+    .probe = qcow2_probe,
+    .open = qcow2_open,
+    .close = qcow2_close,
+    .getlength = qcow2_getlength,
+    .get_allocated_file_size = qcow2_get_allocated_file_size,
+    .co_preadv = qcow2_co_preadv,
+    .get_info = qcow2_get_info,
+    .snapshot_list = qcow2_snapshot_list,
+    .get_specific_info = qcow2_get_specific_info,
+};

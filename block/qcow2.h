@@ -1,0 +1,302 @@
+/*
+ * qcow2: on-disk constants, in-memory state and the helpers shared by
+ * the driver's files.  Section names refer to the qcow2 specification
+ * (docs/interop/qcow2.rst in QEMU).
+ */
+#ifndef BLOCK_QCOW2_H
+#define BLOCK_QCOW2_H
+
+#include "block/block_int.h"
+
+/* Header (spec: "Header") */
+#define QCOW_MAGIC 0x514649fbu              /* "QFI\xfb" */
+#define QCOW2_V2_HEADER_SIZE 72
+#define QCOW2_V3_MIN_HEADER_SIZE 104
+#define QCOW2_COMPRESSION_TYPE_OFFSET 104   /* optional header byte */
+#define QCOW2_HEADER_READ_SIZE 112          /* all fields we know */
+
+/* Cluster sizes QEMU accepts: 512 B .. 2 MiB. */
+#define MIN_CLUSTER_BITS 9
+#define MAX_CLUSTER_BITS 21
+/* Extended L2 needs subclusters of at least 512 bytes. */
+#define QCOW_EXTL2_SUBCLUSTERS_PER_CLUSTER 32
+#define QCOW_EXTL2_MIN_CLUSTER_BITS 14
+
+/* refcount_order bounds (spec: "refcount_order") */
+#define QCOW2_MAX_REFCOUNT_ORDER 6
+
+/* Table size limits, QEMU's (they bound our allocations). */
+#define QCOW_MAX_L1_SIZE (32 * 1024 * 1024)             /* bytes */
+#define QCOW_MAX_REFTABLE_SIZE (8 * 1024 * 1024)        /* bytes */
+#define QCOW_MAX_SNAPSHOTS 65536
+#define QCOW_MAX_SNAPSHOTS_SIZE (64 * 1024 * 1024)      /* bytes */
+#define QCOW_MAX_SNAPSHOT_EXTRA_DATA 1024
+#define QCOW_MAX_BACKING_FILE_SIZE 1023
+#define QCOW2_MAX_BITMAPS 65535
+#define QCOW2_MAX_BITMAP_DIRECTORY_SIZE (1024 * QCOW2_MAX_BITMAPS)
+
+/* Incompatible features (spec: "incompatible_features") */
+#define QCOW2_INCOMPAT_DIRTY_BITNR          0
+#define QCOW2_INCOMPAT_CORRUPT_BITNR        1
+#define QCOW2_INCOMPAT_DATA_FILE_BITNR      2
+#define QCOW2_INCOMPAT_COMPRESSION_BITNR    3
+#define QCOW2_INCOMPAT_EXTL2_BITNR          4
+#define QCOW2_INCOMPAT_DIRTY        (1ull << QCOW2_INCOMPAT_DIRTY_BITNR)
+#define QCOW2_INCOMPAT_CORRUPT      (1ull << QCOW2_INCOMPAT_CORRUPT_BITNR)
+#define QCOW2_INCOMPAT_DATA_FILE    (1ull << QCOW2_INCOMPAT_DATA_FILE_BITNR)
+#define QCOW2_INCOMPAT_COMPRESSION  (1ull << QCOW2_INCOMPAT_COMPRESSION_BITNR)
+#define QCOW2_INCOMPAT_EXTL2        (1ull << QCOW2_INCOMPAT_EXTL2_BITNR)
+#define QCOW2_INCOMPAT_MASK (QCOW2_INCOMPAT_DIRTY | QCOW2_INCOMPAT_CORRUPT | \
+                             QCOW2_INCOMPAT_DATA_FILE | \
+                             QCOW2_INCOMPAT_COMPRESSION | QCOW2_INCOMPAT_EXTL2)
+
+/* Compatible features (spec: "compatible_features") */
+#define QCOW2_COMPAT_LAZY_REFCOUNTS_BITNR   0
+#define QCOW2_COMPAT_LAZY_REFCOUNTS (1ull << QCOW2_COMPAT_LAZY_REFCOUNTS_BITNR)
+
+/* Autoclear features (spec: "autoclear_features") */
+#define QCOW2_AUTOCLEAR_BITMAPS_BITNR       0
+#define QCOW2_AUTOCLEAR_DATA_FILE_RAW_BITNR 1
+#define QCOW2_AUTOCLEAR_BITMAPS (1ull << QCOW2_AUTOCLEAR_BITMAPS_BITNR)
+#define QCOW2_AUTOCLEAR_DATA_FILE_RAW \
+    (1ull << QCOW2_AUTOCLEAR_DATA_FILE_RAW_BITNR)
+
+/* Feature name table entry types (spec: "Feature name table") */
+#define QCOW2_FEAT_TYPE_INCOMPATIBLE 0
+#define QCOW2_FEAT_TYPE_COMPATIBLE   1
+#define QCOW2_FEAT_TYPE_AUTOCLEAR    2
+#define QCOW2_FEAT_NAME_SIZE 46
+#define QCOW2_FEAT_ENTRY_SIZE 48
+
+/* crypt_method (spec: "crypt_method") */
+#define QCOW_CRYPT_NONE 0
+#define QCOW_CRYPT_AES  1
+#define QCOW_CRYPT_LUKS 2
+
+/* compression_type (spec: "compression_type") */
+#define QCOW2_COMPRESSION_TYPE_ZLIB_ID 0
+#define QCOW2_COMPRESSION_TYPE_ZSTD_ID 1
+
+/* Header extension types (spec: "Header extensions") */
+#define QCOW2_EXT_MAGIC_END             0x00000000u
+#define QCOW2_EXT_MAGIC_BACKING_FORMAT  0xe2792acau
+#define QCOW2_EXT_MAGIC_FEATURE_TABLE   0x6803f857u
+#define QCOW2_EXT_MAGIC_CRYPTO_HEADER   0x0537be77u
+#define QCOW2_EXT_MAGIC_BITMAPS         0x23852875u
+#define QCOW2_EXT_MAGIC_DATA_FILE       0x44415441u
+#define QCOW2_EXT_HEADER_SIZE 8
+
+/* Table entries (spec: "Cluster mapping", "Refcount table") */
+#define QCOW_OFLAG_COPIED       (1ull << 63)
+#define QCOW_OFLAG_COMPRESSED   (1ull << 62)
+#define QCOW_OFLAG_ZERO         (1ull << 0)
+#define L1E_OFFSET_MASK         0x00fffffffffffe00ull
+#define L1E_RESERVED_MASK       0x7f000000000001ffull
+#define L2E_OFFSET_MASK         0x00fffffffffffe00ull
+#define L2E_STD_RESERVED_MASK   0x3f000000000001feull
+#define REFT_OFFSET_MASK        0xfffffffffffffe00ull
+#define REFT_RESERVED_MASK      0x1ffull
+#define L1E_SIZE 8
+#define L2E_SIZE_NORMAL 8
+#define L2E_SIZE_EXTENDED 16
+#define REFTABLE_ENTRY_SIZE 8
+/* Compressed cluster descriptors count 512-byte sectors. */
+#define QCOW2_COMPRESSED_SECTOR_SIZE 512
+
+/* Snapshot table entry (spec: "Snapshot table") */
+#define QCOW2_SNAPSHOT_HEADER_SIZE 40
+#define QCOW2_SNAPSHOT_EXTRA_V3_MIN 16  /* vm_state_size_large + disk_size */
+
+/* Bitmaps extension and directory entries (spec: "Bitmaps extension") */
+#define QCOW2_BITMAPS_EXT_SIZE 24
+#define QCOW2_BITMAP_DIR_ENTRY_SIZE 24
+#define BME_FLAG_IN_USE         (1u << 0)
+#define BME_FLAG_AUTO           (1u << 1)
+#define BME_RESERVED_FLAGS      0xfffffffcu
+#define BME_MAX_NAME_SIZE 1023
+#define BME_MIN_GRANULARITY_BITS 9
+#define BME_MAX_GRANULARITY_BITS 31
+#define BME_MAX_TABLE_SIZE 0x8000000
+#define BME_MAX_PHYS_SIZE 0x20000000
+#define BT_DIRTY_TRACKING 1
+
+/* Full disk encryption header pointer extension */
+#define QCOW2_CRYPTO_EXT_SIZE 16
+
+typedef struct Qcow2Feature {
+    uint8_t type;
+    uint8_t bit;
+    char name[QCOW2_FEAT_NAME_SIZE + 1];
+} Qcow2Feature;
+
+/* A header extension we do not interpret: kept as it was read. */
+typedef struct Qcow2UnknownExt {
+    uint32_t magic;
+    uint32_t len;
+    uint8_t *data;
+} Qcow2UnknownExt;
+
+typedef struct Qcow2Snapshot {
+    uint64_t l1_table_offset;
+    uint32_t l1_size;
+    char *id_str;
+    char *name;
+    uint64_t disk_size;
+    uint64_t vm_state_size;
+    uint32_t date_sec;
+    uint32_t date_nsec;
+    uint64_t vm_clock_nsec;
+    int64_t icount;             /* -1: not recorded */
+    uint32_t extra_data_size;
+} Qcow2Snapshot;
+
+typedef struct Qcow2Bitmap {
+    uint64_t table_offset;
+    uint32_t table_size;
+    uint32_t flags;
+    uint8_t type;
+    uint8_t granularity_bits;
+    char *name;
+} Qcow2Bitmap;
+
+typedef struct BDRVQcow2State {
+    /* Header fields, as read. */
+    uint32_t version;
+    uint64_t backing_file_offset;
+    uint32_t backing_file_size;
+    uint32_t cluster_bits;
+    uint64_t size;
+    uint32_t crypt_method;
+    uint32_t l1_size;
+    uint64_t l1_table_offset;
+    uint64_t refcount_table_offset;
+    uint32_t refcount_table_clusters;
+    uint32_t nb_snapshots;
+    uint64_t snapshots_offset;
+    uint64_t incompatible_features;
+    uint64_t compatible_features;
+    uint64_t autoclear_features;
+    uint32_t refcount_order;
+    uint32_t header_length;
+    uint8_t compression_type;
+
+    /* Derived geometry. */
+    uint64_t cluster_size;
+    uint32_t l2_bits;           /* log2 of entries per L2 table */
+    uint64_t l2_size;           /* entries per L2 table */
+    uint32_t l2_entry_size;     /* 8, or 16 with extended L2 */
+    uint32_t subcluster_bits;
+    uint64_t subcluster_size;
+    uint32_t csize_shift;       /* compressed descriptor layout */
+    uint64_t csize_mask;
+    uint64_t cluster_offset_mask;
+    uint32_t refcount_bits;
+    int64_t file_size;
+
+    /* Header extensions. */
+    char *image_backing_format;
+    Qcow2Feature *features;
+    size_t nb_features;
+    char *image_data_file;
+    uint64_t crypto_header_offset;
+    uint64_t crypto_header_length;
+    bool has_bitmaps_ext;
+    uint32_t nb_bitmaps;
+    uint64_t bitmap_directory_size;
+    uint64_t bitmap_directory_offset;
+    Qcow2UnknownExt *unknown_exts;
+    size_t nb_unknown_exts;
+
+    /* Tables. */
+    uint64_t *l1_table;         /* host byte order */
+    Qcow2Snapshot *snapshots;
+    Qcow2Bitmap *bitmaps;       /* nb_bitmaps entries, when loaded */
+    bool bitmaps_loaded;
+
+    BlockDriverState *data_file;        /* bs->file unless external */
+} BDRVQcow2State;
+
+/* Cluster arithmetic */
+static inline uint64_t offset_into_cluster(const BDRVQcow2State *s,
+                                           uint64_t offset)
+{
+    return offset & (s->cluster_size - 1);
+}
+
+static inline uint64_t size_to_clusters(const BDRVQcow2State *s,
+                                        uint64_t size)
+{
+    return (size + (s->cluster_size - 1)) >> s->cluster_bits;
+}
+
+static inline uint64_t offset_to_l1_index(const BDRVQcow2State *s,
+                                          uint64_t offset)
+{
+    return offset >> (s->l2_bits + s->cluster_bits);
+}
+
+static inline uint64_t offset_to_l2_index(const BDRVQcow2State *s,
+                                          uint64_t offset)
+{
+    return (offset >> s->cluster_bits) & (s->l2_size - 1);
+}
+
+static inline bool has_data_file(const BDRVQcow2State *s)
+{
+    return s->incompatible_features & QCOW2_INCOMPAT_DATA_FILE;
+}
+
+static inline bool has_subclusters(const BDRVQcow2State *s)
+{
+    return s->incompatible_features & QCOW2_INCOMPAT_EXTL2;
+}
+
+/*
+ * Checks that [offset, offset + len) is a sane host range: aligned to
+ * @align (when non-zero) and not overflowing.  Whether it lies inside
+ * the file is the caller's business (QEMU tolerates some tables past
+ * EOF and refuses others).
+ */
+bool qcow2_range_valid(uint64_t offset, uint64_t len, uint64_t align);
+
+/*
+ * Validates a table of @entries entries of @entry_len bytes at
+ * @offset: at most @max_size bytes, cluster-aligned, inside the file.
+ * Sets @errp to "<name> ..." in QEMU's words.
+ */
+int qcow2_validate_table(BlockDriverState *bs, uint64_t offset,
+                         uint64_t entries, size_t entry_len,
+                         int64_t max_size, const char *table_name,
+                         Error **errp);
+
+/* Header parsing: pure decoder over the first cluster (qcow2-header.c). */
+int qcow2_parse_header(BDRVQcow2State *s, const uint8_t *buf, size_t len,
+                       int64_t file_size, Error **errp);
+int qcow2_parse_extensions(BDRVQcow2State *s, const uint8_t *buf,
+                           size_t len, uint64_t start, uint64_t end,
+                           Error **errp);
+void qcow2_free_header(BDRVQcow2State *s);
+/* "Unsupported IMGFMT feature(s): ..." for unknown incompatible bits. */
+char *qcow2_unknown_features_str(const BDRVQcow2State *s, uint64_t mask);
+
+/* Snapshots (qcow2-snapshot.c) */
+int qcow2_read_snapshots(BlockDriverState *bs, Error **errp);
+void qcow2_free_snapshots(BDRVQcow2State *s);
+int qcow2_snapshot_list(BlockDriverState *bs, SnapshotInfoList **list,
+                        Error **errp);
+
+/* Bitmaps (qcow2-bitmap.c) */
+int qcow2_read_bitmap_directory(BlockDriverState *bs, Error **errp);
+void qcow2_free_bitmaps(BDRVQcow2State *s);
+Qcow2BitmapInfoList *qcow2_get_bitmap_info_list(BlockDriverState *bs,
+                                                Error **errp);
+
+/* Guest reads (qcow2-cluster.c) */
+int qcow2_co_preadv(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                    void *buf, Error **errp);
+
+/* Encryption header info for `info` (crypto-luks.c) */
+ImageInfoSpecificQCow2Encryption *qcow2_crypto_info(BlockDriverState *bs,
+                                                    Error **errp);
+
+#endif

@@ -1,0 +1,35 @@
+/*
+ * The raw format: guest data is the file, byte for byte.
+ */
+#include "block/block_int.h"
+
+/* Anything can be raw; the lowest score so any real format wins. */
+static int raw_probe(const uint8_t *buf, size_t len, const char *filename)
+{
+    return 1;
+}
+
+static int raw_open(BlockDriverState *bs, QDict *options, int flags,
+                    Error **errp)
+{
+    return 0;
+}
+
+static int64_t raw_getlength(BlockDriverState *bs)
+{
+    return bdrv_getlength(bs->file);
+}
+
+static int raw_preadv(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                      void *buf, Error **errp)
+{
+    return bdrv_file_pread(bs->file, offset, bytes, buf, errp);
+}
+
+const BlockDriver bdrv_raw = {
+    .format_name = "raw",
+    .probe = raw_probe,
+    .open = raw_open,
+    .getlength = raw_getlength,
+    .co_preadv = raw_preadv,
+};

@@ -1,0 +1,88 @@
+/*
+ * Driver interface of the block layer.
+ */
+#ifndef BLOCK_BLOCK_INT_H
+#define BLOCK_BLOCK_INT_H
+
+#include "block/block.h"
+
+typedef struct BlockDriver BlockDriver;
+
+/* Longest file name we keep; longer names are refused at open. */
+#define BDRV_NAME_MAX 4096
+
+struct BlockDriver {
+    const char *format_name;
+    size_t instance_size;
+    bool is_protocol;
+    /* Probe score for @buf (the first bytes of the file), 0 = no. */
+    int (*probe)(const uint8_t *buf, size_t len, const char *filename);
+    /* Format drivers: bs->file is open.  Protocols: open bs->filename. */
+    int (*open)(BlockDriverState *bs, QDict *options, int flags,
+                Error **errp);
+    void (*close)(BlockDriverState *bs);
+    int64_t (*getlength)(BlockDriverState *bs);
+    /* Allocated bytes on the host, or a negative errno. */
+    int64_t (*get_allocated_file_size)(BlockDriverState *bs);
+    /* Raw byte access: protocols only. */
+    int (*pread)(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                 void *buf, Error **errp);
+    /* Guest reads: format drivers. */
+    int (*co_preadv)(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                     void *buf, Error **errp);
+    /* Fill in the driver's part of ImageInfo (cluster size, ...). */
+    int (*get_info)(BlockDriverState *bs, ImageInfo *info, Error **errp);
+    /* Snapshots for `info`; NULL list when there are none. */
+    int (*snapshot_list)(BlockDriverState *bs, SnapshotInfoList **list,
+                         Error **errp);
+    ImageInfoSpecific *(*get_specific_info)(BlockDriverState *bs,
+                                            Error **errp);
+};
+
+struct BlockDriverState {
+    const BlockDriver *drv;
+    void *opaque;
+    int open_flags;
+    bool read_only;
+    /* The name as the user gave it, printed by `info`. */
+    char *filename;
+    /* Protocol layer (format drivers) and backing image. */
+    BlockDriverState *file;
+    BlockDriverState *backing;
+    /* Extra children the size accounting includes (external data file). */
+    BlockDriverState *data_file;
+    /* Backing file name and format as stored in the image, if any. */
+    char *backing_file;
+    char *backing_format;
+    /* Resolved backing file name; NULL when it cannot be determined. */
+    char *full_backing_filename;
+    int64_t total_bytes;        /* guest size */
+    bool encrypted;
+    int backing_depth;          /* position in the chain, for loop bounds */
+};
+
+/* The registered drivers, and lookup by format name. */
+const BlockDriver *bdrv_find_format(const char *format_name);
+
+extern const BlockDriver bdrv_file;
+extern const BlockDriver bdrv_raw;
+extern const BlockDriver bdrv_qcow2;
+
+/*
+ * Open @filename with the protocol driver as a child node.  Used by
+ * formats for their data file and by the generic open.
+ */
+BlockDriverState *bdrv_open_protocol(const char *filename, int flags,
+                                     Error **errp);
+
+/* Raw byte access to a protocol node (no backing, no translation). */
+int bdrv_file_pread(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                    void *buf, Error **errp);
+
+/*
+ * Open the backing file named in @bs (resolved as qemu-img 7.2 does),
+ * with the backing format when the image records one.
+ */
+int bdrv_open_backing(BlockDriverState *bs, int flags, Error **errp);
+
+#endif

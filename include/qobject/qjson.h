@@ -1,0 +1,22 @@
+/*
+ * JSON text <-> QObject.
+ */
+#ifndef QOBJECT_QJSON_H
+#define QOBJECT_QJSON_H
+
+#include "qobject/qobject.h"
+#include "qapi/error.h"
+
+/* Compact form: {"a": 1, "b": [1, 2]} (QEMU's separators). */
+GString *qobject_to_json(const QObject *obj);
+/*
+ * Pretty form exactly as QEMU 7.2 prints it: 4-space indent, one
+ * member per line, and an empty list or dict opened and closed on
+ * consecutive lines at the parent's indent.
+ */
+GString *qobject_to_json_pretty(const QObject *obj, bool pretty);
+
+/* Parse exactly one JSON value; NULL with @errp set on any error. */
+QObject *qobject_from_json(const char *string, Error **errp);
+
+#endif

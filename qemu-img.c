@@ -1,0 +1,288 @@
+/*
+ * qemu-img: command-line compatible with QEMU 7.2's qemu-img for qcow2
+ * and raw images.  This file parses options and calls the block layer;
+ * it knows nothing about any format's internals.
+ */
+#include <getopt.h>
+#include "block/block.h"
+#include "qemu/cutils.h"
+#include "qapi-visit.h"
+#include "qemu-img-help.h"
+#include "qemu-img.h"
+
+/* Exit after a usage error, with QEMU's hint line. */
+void G_GNUC_NORETURN G_GNUC_PRINTF(1, 2) error_exit(const char *fmt, ...)
+{
+    va_list ap;
+    g_autofree char *msg = NULL;
+
+    va_start(ap, fmt);
+    msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    error_report("%s", msg);
+    fprintf(stderr, "Try '%s --help' for more information\n",
+            error_get_progname());
+    exit(EXIT_FAILURE);
+}
+
+void G_GNUC_NORETURN missing_argument(const char *option)
+{
+    error_exit("missing argument for option '%s'", option);
+}
+
+void G_GNUC_NORETURN unrecognized_option(const char *option)
+{
+    error_exit("unrecognized option '%s'", option);
+}
+
+/* getopt_long with QEMU's conventions: ':' first, our own messages. */
+int img_getopt(int argc, char **argv, const char *shortopts,
+               const struct option *longopts)
+{
+    int c = getopt_long(argc, argv, shortopts, longopts, NULL);
+
+    if (c == ':') {
+        missing_argument(argv[optind - 1]);
+    } else if (c == '?') {
+        unrecognized_option(argv[optind - 1]);
+    }
+    return c;
+}
+
+int img_parse_output_format(const char *arg, OutputFormat *fmt)
+{
+    if (!strcmp(arg, "json")) {
+        *fmt = OFORMAT_JSON;
+    } else if (!strcmp(arg, "human")) {
+        *fmt = OFORMAT_HUMAN;
+    } else {
+        error_report("--output must be used with human or json as "
+                     "argument.");
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/*
+ * "key=value,key2=value2" as --image-opts takes it; ",," is a literal
+ * comma.  A leading element without '=' names a node, which a
+ * command-line tool never has.
+ */
+QDict *img_parse_image_opts(const char *str, Error **errp)
+{
+    g_autoptr(QDict) dict = qdict_new();
+    const char *p = str;
+
+    while (*p) {
+        g_autoptr(GString) key = g_string_new(NULL);
+        g_autoptr(GString) val = g_string_new(NULL);
+        GString *cur = key;
+        bool seen_eq = false;
+
+        for (; *p; p++) {
+            if (*p == ',') {
+                if (p[1] != ',') {
+                    p++;
+                    break;
+                }
+                p++;
+            } else if (*p == '=' && !seen_eq) {
+                seen_eq = true;
+                cur = val;
+                continue;
+            }
+            g_string_append_c(cur, *p);
+        }
+        if (!seen_eq) {
+            error_setg(errp, "Cannot find device='%s' nor node-name='%s'",
+                       key->str, key->str);
+            return NULL;
+        }
+        qdict_put_str(dict, key->str, val->str);
+    }
+    return g_steal_pointer(&dict);
+}
+
+BlockDriverState *img_open(bool image_opts, const char *filename,
+                           const char *fmt, int flags, bool quiet)
+{
+    Error *local_err = NULL;
+    BlockDriverState *bs;
+
+    if (image_opts) {
+        QDict *opts;
+        if (fmt) {
+            error_report("--image-opts and --format are mutually exclusive");
+            return NULL;
+        }
+        opts = img_parse_image_opts(filename, &local_err);
+        if (!opts) {
+            error_report("Could not open '%s': %s", filename,
+                         error_get_pretty(local_err));
+            error_free(local_err);
+            return NULL;
+        }
+        bs = bdrv_open(NULL, NULL, opts, flags, &local_err);
+    } else {
+        bs = bdrv_open(filename, fmt, NULL, flags, &local_err);
+    }
+    if (!bs) {
+        error_report("Could not open '%s': %s", filename,
+                     error_get_pretty(local_err));
+        error_free(local_err);
+        return NULL;
+    }
+    return bs;
+}
+
+/*
+ * --object: only 'secret' objects exist for us (LUKS keys); anything
+ * else is refused with QEMU's message.
+ */
+int img_add_object(const char *optarg)
+{
+    g_autofree char *type = g_strndup(optarg, strcspn(optarg, ","));
+
+    if (strcmp(type, "secret")) {
+        error_report("Parameter 'qom-type' does not accept value '%s'",
+                     type);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+void img_print_json(const QObject *obj)
+{
+    g_autoptr(GString) json = qobject_to_json_pretty(obj, true);
+
+    printf("%s\n", json->str);
+}
+
+static int img_unimplemented(int argc, char **argv)
+{
+    error_report("Command '%s' is not implemented in this version",
+                 argv[0]);
+    return EXIT_FAILURE;
+}
+
+static const ImgCmd img_cmds[] = {
+    { "amend", img_unimplemented,
+      "amend [--object objectdef] [--image-opts] [-p] [-q] [-f fmt] "
+      "[-t cache] [--force] -o options filename" },
+    { "bench", img_unimplemented,
+      "bench [-c count] [-d depth] [-f fmt] "
+      "[--flush-interval=flush_interval] [-i aio] [-n] [--no-drain] "
+      "[-o offset] [--pattern=pattern] [-q] [-s buffer_size] "
+      "[-S step_size] [-t cache] [-w] [-U] filename" },
+    { "bitmap", img_unimplemented,
+      "bitmap (--merge SOURCE | --add | --remove | --clear | --enable | "
+      "--disable)... [-b source_file [-F source_fmt]] [-g granularity] "
+      "[--object objectdef] [--image-opts | -f fmt] filename bitmap" },
+    { "check", img_unimplemented,
+      "check [--object objectdef] [--image-opts] [-q] [-f fmt] "
+      "[--output=ofmt] [-r [leaks | all]] [-T src_cache] [-U] filename" },
+    { "commit", img_unimplemented,
+      "commit [--object objectdef] [--image-opts] [-q] [-f fmt] "
+      "[-t cache] [-b base] [-r rate_limit] [-d] [-p] filename" },
+    { "compare", img_unimplemented,
+      "compare [--object objectdef] [--image-opts] [-f fmt] [-F fmt] "
+      "[-T src_cache] [-p] [-q] [-s] [-U] filename1 filename2" },
+    { "convert", img_unimplemented,
+      "convert [--object objectdef] [--image-opts] [--target-image-opts] "
+      "[--target-is-zero] [--bitmaps] [-U] [-C] [-c] [-p] [-q] [-n] "
+      "[-f fmt] [-t cache] [-T src_cache] [-O output_fmt] "
+      "[-B backing_file [-F backing_fmt]] [-o options] "
+      "[-l snapshot_param] [-S sparse_size] [-r rate_limit] "
+      "[-m num_coroutines] [-W] [--salvage] "
+      "filename [filename2 [...]] output_filename" },
+    { "create", img_unimplemented,
+      "create [--object objectdef] [-q] [-f fmt] "
+      "[-b backing_file [-F backing_fmt]] [-u] [-o options] "
+      "filename [size]" },
+    { "dd", img_unimplemented,
+      "dd [--image-opts] [-U] [-f fmt] [-O output_fmt] [bs=block_size] "
+      "[count=blocks] [skip=blocks] if=input of=output" },
+    { "info", img_info,
+      "info [--object objectdef] [--image-opts] [-f fmt] [--output=ofmt] "
+      "[--backing-chain] [-U] filename" },
+    { "map", img_unimplemented,
+      "map [--object objectdef] [--image-opts] [-f fmt] "
+      "[--start-offset=offset] [--max-length=len] [--output=ofmt] [-U] "
+      "filename" },
+    { "measure", img_unimplemented,
+      "measure [--output=ofmt] [-O output_fmt] [-o options] [--size N | "
+      "[--object objectdef] [--image-opts] [-f fmt] [-l snapshot_param] "
+      "filename]" },
+    { "snapshot", img_unimplemented,
+      "snapshot [--object objectdef] [--image-opts] [-U] [-q] "
+      "[-l | -a snapshot | -c snapshot | -d snapshot] filename" },
+    { "rebase", img_unimplemented,
+      "rebase [--object objectdef] [--image-opts] [-U] [-q] [-f fmt] "
+      "[-t cache] [-T src_cache] [-p] [-u] -b backing_file "
+      "[-F backing_fmt] filename" },
+    { "resize", img_unimplemented,
+      "resize [--object objectdef] [--image-opts] [-f fmt] "
+      "[--preallocation=prealloc] [-q] [--shrink] filename [+ | -]size" },
+};
+
+static void print_version(void)
+{
+    printf("qemu-img version " QEMU_COMPAT_VERSION " (" PACKAGE_STRING ")\n"
+           COPYRIGHT_LINE "\n");
+}
+
+void G_GNUC_NORETURN help(void)
+{
+    print_version();
+    printf("%s", QEMU_IMG_HELP_USAGE);
+    for (size_t i = 0; i < G_N_ELEMENTS(img_cmds); i++) {
+        printf("  %s\n", img_cmds[i].syntax);
+    }
+    printf("%s", QEMU_IMG_HELP_PARAMS);
+    printf("Supported formats: file qcow2 raw\n");
+    printf("%s", QEMU_IMG_HELP_TRAILER);
+    exit(EXIT_SUCCESS);
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option long_options[] = {
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, 'V' },
+        { "trace", required_argument, NULL, 'T' },
+        { NULL, 0, NULL, 0 }
+    };
+    const char *cmdname;
+    int c;
+
+    error_set_progname("qemu-img");
+    if (argc < 2) {
+        error_exit("Not enough arguments");
+    }
+    /* Global options stop at the command name ('+'). */
+    while ((c = img_getopt(argc, argv, "+:hVT:", long_options)) != -1) {
+        switch (c) {
+        case 'h':
+            help();
+        case 'V':
+            print_version();
+            return EXIT_SUCCESS;
+        case 'T':
+            /* Tracing is QEMU-internal; accepted and ignored. */
+            break;
+        }
+    }
+    if (optind >= argc) {
+        error_exit("Not enough arguments");
+    }
+    cmdname = argv[optind];
+    argc -= optind;
+    argv += optind;
+    optind = 0;     /* glibc: reinitialise for the subcommand */
+    for (size_t i = 0; i < G_N_ELEMENTS(img_cmds); i++) {
+        if (!strcmp(cmdname, img_cmds[i].name)) {
+            return img_cmds[i].handler(argc, argv);
+        }
+    }
+    error_exit("Command not found: %s", cmdname);
+}

@@ -1,0 +1,210 @@
+/*
+ * QObject -> JSON text, formatted exactly as QEMU 7.2 formats it.
+ */
+#include "qobject/qobject-all.h"
+
+/*
+ * Decode one UTF-8 sequence at @s (at most @n bytes).  Returns the code
+ * point, or -1 for an invalid sequence; *@len gets the bytes consumed.
+ * Like QEMU, the two-byte form of U+0000 ("modified UTF-8") is accepted.
+ */
+static int32_t utf8_decode(const unsigned char *s, size_t n, size_t *len)
+{
+    static const uint32_t min_cp[] = { 0, 0, 0x80, 0x800, 0x10000 };
+    unsigned char c = s[0];
+    size_t need;
+    uint32_t cp;
+
+    *len = 1;
+    if (c < 0x80) {
+        return c;
+    } else if ((c & 0xe0) == 0xc0) {
+        need = 2;
+        cp = c & 0x1f;
+    } else if ((c & 0xf0) == 0xe0) {
+        need = 3;
+        cp = c & 0x0f;
+    } else if ((c & 0xf8) == 0xf0) {
+        need = 4;
+        cp = c & 0x07;
+    } else {
+        return -1;
+    }
+    for (size_t i = 1; i < need; i++) {
+        if (i >= n || (s[i] & 0xc0) != 0x80) {
+            *len = i;
+            return -1;
+        }
+        cp = (cp << 6) | (s[i] & 0x3f);
+    }
+    *len = need;
+    if (cp == 0 && need == 2) {
+        return 0;
+    }
+    if (cp < min_cp[need] || cp > 0x10ffff || (cp >= 0xd800 && cp < 0xe000)) {
+        return -1;
+    }
+    return (int32_t)cp;
+}
+
+static void json_append_string(GString *out, const char *str)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    size_t n = strlen(str);
+
+    g_string_append_c(out, '"');
+    while (n) {
+        size_t len;
+        int32_t cp = utf8_decode(s, n, &len);
+
+        s += len;
+        n -= len;
+        switch (cp) {
+        case '"':
+            g_string_append(out, "\\\"");
+            break;
+        case '\\':
+            g_string_append(out, "\\\\");
+            break;
+        case '\b':
+            g_string_append(out, "\\b");
+            break;
+        case '\f':
+            g_string_append(out, "\\f");
+            break;
+        case '\n':
+            g_string_append(out, "\\n");
+            break;
+        case '\r':
+            g_string_append(out, "\\r");
+            break;
+        case '\t':
+            g_string_append(out, "\\t");
+            break;
+        default:
+            if (cp < 0) {
+                cp = 0xfffd;
+            }
+            if (cp >= 0x20 && cp < 0x7f) {
+                g_string_append_c(out, (char)cp);
+            } else if (cp > 0xffff) {
+                /* QEMU escapes everything outside printable ASCII. */
+                cp -= 0x10000;
+                g_string_append_printf(out, "\\u%04X\\u%04X",
+                                       0xd800 | (cp >> 10),
+                                       0xdc00 | (cp & 0x3ff));
+            } else {
+                g_string_append_printf(out, "\\u%04X", cp);
+            }
+        }
+    }
+    g_string_append_c(out, '"');
+}
+
+static void json_append_number(GString *out, const QNum *qn)
+{
+    switch (qn->kind) {
+    case QNUM_I64:
+        g_string_append_printf(out, "%" PRId64, qn->u.i64);
+        break;
+    case QNUM_U64:
+        g_string_append_printf(out, "%" PRIu64, qn->u.u64);
+        break;
+    case QNUM_DOUBLE:
+        g_string_append_printf(out, "%.17g", qn->u.dbl);
+        break;
+    }
+}
+
+static void json_indent(GString *out, bool pretty, int level)
+{
+    if (pretty) {
+        g_string_append_c(out, '\n');
+        for (int i = 0; i < level; i++) {
+            g_string_append(out, "    ");
+        }
+    }
+}
+
+static void json_append(GString *out, const QObject *obj, bool pretty,
+                        int level);
+
+/*
+ * QEMU puts a newline before every member and one before the closing
+ * bracket, even when there are no members: an empty list prints as
+ * "[" and "]" on two lines.
+ */
+static void json_append_dict(GString *out, const QDict *dict, bool pretty,
+                             int level)
+{
+    const char *sep = "";
+
+    g_string_append_c(out, '{');
+    for (const QDictEntry *e = qdict_first(dict); e; e = qdict_next(dict, e)) {
+        g_string_append(out, sep);
+        json_indent(out, pretty, level + 1);
+        json_append_string(out, e->key);
+        g_string_append(out, ": ");
+        json_append(out, e->value, pretty, level + 1);
+        sep = pretty ? "," : ", ";
+    }
+    json_indent(out, pretty, level);
+    g_string_append_c(out, '}');
+}
+
+static void json_append_list(GString *out, const QList *list, bool pretty,
+                             int level)
+{
+    const char *sep = "";
+
+    g_string_append_c(out, '[');
+    for (const QListEntry *e = list->head; e; e = e->next) {
+        g_string_append(out, sep);
+        json_indent(out, pretty, level + 1);
+        json_append(out, e->value, pretty, level + 1);
+        sep = pretty ? "," : ", ";
+    }
+    json_indent(out, pretty, level);
+    g_string_append_c(out, ']');
+}
+
+static void json_append(GString *out, const QObject *obj, bool pretty,
+                        int level)
+{
+    switch (obj->type) {
+    case QTYPE_QNULL:
+        g_string_append(out, "null");
+        break;
+    case QTYPE_QNUM:
+        json_append_number(out, (const QNum *)obj);
+        break;
+    case QTYPE_QSTRING:
+        json_append_string(out, ((const QString *)obj)->str);
+        break;
+    case QTYPE_QBOOL:
+        g_string_append(out, ((const QBool *)obj)->value ? "true" : "false");
+        break;
+    case QTYPE_QDICT:
+        json_append_dict(out, (const QDict *)obj, pretty, level);
+        break;
+    case QTYPE_QLIST:
+        json_append_list(out, (const QList *)obj, pretty, level);
+        break;
+    case QTYPE_NONE:
+    case QTYPE__MAX:
+        g_assert_not_reached();
+    }
+}
+
+GString *qobject_to_json_pretty(const QObject *obj, bool pretty)
+{
+    GString *out = g_string_new(NULL);
+
+    json_append(out, obj, pretty, 0);
+    return out;
+}
+
+GString *qobject_to_json(const QObject *obj)
+{
+    return qobject_to_json_pretty(obj, false);
+}
