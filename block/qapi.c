@@ -148,7 +148,7 @@ static void dump_snapshot_row(GString *out, const char *id, const char *tag,
                               const char *vm_size, const char *date,
                               const char *clock, const char *icount)
 {
-    g_string_append_printf(out, "%-9s %-17s %7s %19s %12s %10s\n",
+    g_string_append_printf(out, "%-9s %-16s %8s %19s %12s %10s\n",
                            id, tag, vm_size, date, clock, icount);
 }
 

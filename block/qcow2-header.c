@@ -284,7 +284,7 @@ char *qcow2_unknown_features_str(const BDRVQcow2State *s, uint64_t mask)
         if (mask & (1ull << bit)) {
             g_string_append_printf(str, "%sUnknown incompatible feature: %"
                                    PRIx64, str->len ? ", " : "",
-                                   1ull << bit);
+                                   (uint64_t)1 << bit);
         }
     }
     return g_string_free(str, FALSE);

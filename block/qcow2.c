@@ -349,18 +349,6 @@ static int64_t qcow2_getlength(BlockDriverState *bs)
     return bs->total_bytes;
 }
 
-static int64_t qcow2_get_allocated_file_size(BlockDriverState *bs)
-{
-    int64_t size = bs->file->drv->get_allocated_file_size(bs->file);
-    int64_t data;
-
-    if (size < 0 || !bs->data_file) {
-        return size;
-    }
-    data = bs->data_file->drv->get_allocated_file_size(bs->data_file);
-    return data < 0 ? data : size + data;
-}
-
 static int qcow2_get_info(BlockDriverState *bs, ImageInfo *info,
                           Error **errp)
 {
@@ -425,7 +413,6 @@ const BlockDriver bdrv_qcow2 = {
     .open = qcow2_open,
     .close = qcow2_close,
     .getlength = qcow2_getlength,
-    .get_allocated_file_size = qcow2_get_allocated_file_size,
     .co_preadv = qcow2_co_preadv,
     .get_info = qcow2_get_info,
     .snapshot_list = qcow2_snapshot_list,

@@ -1,0 +1,53 @@
+# qcow2-tools: the two commands that do everything are
+#   make run     build, make a demo image, show `qemu-img info` of it
+#   make check   build, then every test suite (also under ASan/UBSan)
+#
+# `make run IMG=path` shows your own image instead of the demo.
+
+BUILD ?= build
+BUILD_SAN ?= build-san
+DEMO_DIR ?= $(BUILD)/demo
+
+.PHONY: all build run check check-unit check-san check-iotests \
+        check-interop check-damaged docs clean distclean
+
+all: build
+
+$(BUILD)/build.ninja:
+	./configure --builddir=$(BUILD)
+
+build: $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+$(BUILD_SAN)/build.ninja:
+	./configure --builddir=$(BUILD_SAN) --enable-sanitizers
+
+build-san: $(BUILD_SAN)/build.ninja
+	ninja -C $(BUILD_SAN)
+
+run: build
+	@scripts/ensure-deps.sh test
+ifdef IMG
+	$(BUILD)/qemu-img info "$(IMG)"
+else
+	@scripts/make-demo.sh $(DEMO_DIR)
+	cd $(DEMO_DIR) && ../qemu-img info --backing-chain demo.qcow2
+	cd $(DEMO_DIR) && ../qemu-img info --output=json demo.qcow2
+endif
+
+# Every suite prints "N passed, N failed"; run-checks.sh adds them up
+# and prints the total as its last line.
+check:
+	@scripts/ensure-deps.sh test
+	@$(MAKE) --no-print-directory build build-san
+	@scripts/run-checks.sh $(BUILD) $(BUILD_SAN)
+
+docs: build
+	cp $(BUILD)/qapi-reference.md docs/qapi-reference.md
+
+clean:
+	-ninja -C $(BUILD) clean
+	-ninja -C $(BUILD_SAN) clean
+
+distclean:
+	rm -rf $(BUILD) $(BUILD_SAN)

@@ -1,0 +1,83 @@
+#!/bin/bash
+# Runs every test suite, prints each suite's result and, last, the
+# total as "N passed, N failed".  Exit status 1 when anything failed.
+#
+#   scripts/run-checks.sh BUILD_DIR SANITIZER_BUILD_DIR
+set -u
+
+build=$(realpath "$1")
+build_san=$(realpath "$2")
+top=$(cd "$(dirname "$0")/.." && pwd)
+total_pass=0
+total_fail=0
+status=0
+
+# Adds up the last "N passed, N failed" line of a suite's output.
+count() {
+    local name=$1 log=$2 rc=$3 line p f
+    line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
+    if [ -z "$line" ]; then
+        # A suite that did not report counts failed as a whole.
+        echo "== $name: no result line (exit $rc)"
+        p=0 f=1
+    else
+        p=${line%% passed*}
+        f=${line#*passed, }
+        f=${f%% failed*}
+        echo "== $name: $line"
+    fi
+    if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
+        f=1
+    fi
+    total_pass=$((total_pass + p))
+    total_fail=$((total_fail + f))
+    [ "$f" = 0 ] || status=1
+}
+
+# meson's own summary, converted to the common line.
+meson_suite() {
+    local name=$1 dir=$2 log=$3 ok fail
+    meson test -C "$dir" --suite unit --print-errorlogs >"$log" 2>&1
+    local rc=$?
+    ok=$(sed -n 's/^Ok: *\([0-9]*\).*/\1/p' "$log" | tail -n 1)
+    fail=0
+    for k in 'Fail' 'Unexpected Pass' 'Timeout'; do
+        n=$(sed -n "s/^$k: *\([0-9]*\).*/\1/p" "$log" | tail -n 1)
+        fail=$((fail + ${n:-0}))
+    done
+    echo "${ok:-0} passed, $fail failed" >>"$log"
+    cat "$log" | grep -E '^ *[0-9]+/[0-9]+ ' || true
+    count "$name" "$log" "$rc"
+}
+
+suite() {
+    local name=$1; shift
+    local log
+    log=$(mktemp)
+    "$@" >"$log" 2>&1
+    local rc=$?
+    grep -E '^(FAIL|not ok|---|\+\+\+|[-+@])' "$log" | head -n 80 || true
+    count "$name" "$log" "$rc"
+    rm -f "$log"
+}
+
+logdir=$(mktemp -d)
+meson_suite "unit tests" "$build" "$logdir/unit"
+meson_suite "unit tests (ASan+UBSan)" "$build_san" "$logdir/unit-san"
+suite "iotests" "$top/tests/qemu-iotests/check" -qcow2
+suite "iotests against qemu-img 7.2 (--reference)" \
+    "$top/tests/qemu-iotests/check" -qcow2 --reference
+suite "interop: info vs qemu-img 7.2" \
+    env QEMU_IMG="$build/qemu-img" "$top/tests/interop/run-info.sh"
+suite "damaged headers" \
+    env QEMU_IMG="$build/qemu-img" "$top/tests/damaged/run.sh"
+suite "damaged headers (ASan+UBSan)" \
+    env QEMU_IMG="$build_san/qemu-img" SANITIZED=1 \
+    ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1 \
+    "$top/tests/damaged/run.sh"
+suite "guest reads vs qemu-img convert" \
+    env BUILD="$build_san" "$top/tests/interop/run-read.sh"
+rm -rf "$logdir"
+
+echo "$total_pass passed, $total_fail failed"
+exit $status
