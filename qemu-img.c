@@ -127,9 +127,8 @@ BlockDriverState *img_open(bool image_opts, const char *filename,
         bs = bdrv_open(filename, fmt, NULL, flags, &local_err);
     }
     if (!bs) {
-        error_report("Could not open '%s': %s", filename,
-                     error_get_pretty(local_err));
-        error_free(local_err);
+        error_prepend(&local_err, "Could not open '%s': ", filename);
+        error_report_err(local_err);
         return NULL;
     }
     return bs;

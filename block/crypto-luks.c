@@ -160,8 +160,14 @@ ImageInfoSpecificQCow2Encryption *qcow2_crypto_info(BlockDriverState *bs,
         enc->format = BLOCKDEV_QCOW2_ENCRYPTION_FORMAT_AES;
         return g_steal_pointer(&enc);
     }
+    if (!s->crypto_header_offset && !s->crypto_header_length) {
+        /* 7.2 crashes here; we refuse the image instead. */
+        error_setg(errp, "Missing CRYPTO header for crypt method %" PRIu32,
+                   s->crypt_method);
+        return NULL;
+    }
     if (s->crypto_header_length < LUKS_HEADER_SIZE) {
-        error_setg(errp, "LUKS header is too short");
+        error_setg(errp, "Request for data outside of extension header");
         return NULL;
     }
     if (bdrv_file_pread(bs->file, s->crypto_header_offset, sizeof(hdr), hdr,

@@ -169,7 +169,7 @@ void bdrv_snapshot_dump(GString *out, const SnapshotInfo *sn)
                             (int)(secs / 60 % 60), (int)(secs % 60),
                             (int)(sn->vm_clock_nsec / 1000000));
     icount = sn->has_icount ? g_strdup_printf("%" PRId64, sn->icount)
-                            : g_strdup("--");
+                            : g_strdup("");
     dump_snapshot_row(out, sn->id, sn->name, vm_size, date, clock, icount);
 }
 

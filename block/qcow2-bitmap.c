@@ -28,7 +28,7 @@ static bool bitmap_entry_valid(const BDRVQcow2State *s, const Qcow2Bitmap *bm,
         bm->granularity_bits < BME_MIN_GRANULARITY_BITS ||
         bm->granularity_bits > BME_MAX_GRANULARITY_BITS ||
         (bm->flags & BME_RESERVED_FLAGS) ||
-        name_size == 0 || name_size > BME_MAX_NAME_SIZE ||
+        name_size > BME_MAX_NAME_SIZE ||
         bm->type != BT_DIRTY_TRACKING) {
         return false;
     }
@@ -47,15 +47,43 @@ static bool bitmap_entry_valid(const BDRVQcow2State *s, const Qcow2Bitmap *bm,
     return true;
 }
 
+/*
+ * Decodes one entry at @e (at least QCOW2_BITMAP_DIR_ENTRY_SIZE bytes
+ * before @left runs out).  Returns its padded size, or 0 when the
+ * entry runs past the directory.
+ */
+static size_t parse_entry(Qcow2Bitmap *bm, const uint8_t *e, size_t left,
+                          uint16_t *name_size, uint32_t *extra)
+{
+    size_t entry;
+
+    bm->table_offset = ldq_be_p(e);
+    bm->table_size = ldl_be_p(e + 8);
+    bm->flags = ldl_be_p(e + 12);
+    bm->type = e[16];
+    bm->granularity_bits = e[17];
+    *name_size = lduw_be_p(e + 18);
+    *extra = ldl_be_p(e + 20);
+    entry = QEMU_ALIGN_UP(QCOW2_BITMAP_DIR_ENTRY_SIZE + (uint64_t)*extra +
+                          *name_size, 8);
+    return entry > left ? 0 : entry;
+}
+
+/*
+ * Walks the directory by its size, not by nb_bitmaps, so that both a
+ * short and an overlong directory are reported, in 7.2's order: a
+ * truncated entry, one entry too many, extra data, constraints, then
+ * too few entries and trailing bytes.
+ */
 static int parse_directory(BDRVQcow2State *s, const uint8_t *dir,
                            size_t size, Error **errp)
 {
     size_t pos = 0;
+    uint32_t count = 0;
 
     s->bitmaps = g_new0(Qcow2Bitmap, s->nb_bitmaps);
-    for (uint32_t i = 0; i < s->nb_bitmaps; i++) {
-        Qcow2Bitmap *bm = &s->bitmaps[i];
-        const uint8_t *e = dir + pos;
+    while (pos < size) {
+        Qcow2Bitmap bm = { 0 };
         uint16_t name_size;
         uint32_t extra;
         size_t entry;
@@ -63,32 +91,33 @@ static int parse_directory(BDRVQcow2State *s, const uint8_t *dir,
         if (size - pos < QCOW2_BITMAP_DIR_ENTRY_SIZE) {
             goto broken;
         }
-        bm->table_offset = ldq_be_p(e);
-        bm->table_size = ldl_be_p(e + 8);
-        bm->flags = ldl_be_p(e + 12);
-        bm->type = e[16];
-        bm->granularity_bits = e[17];
-        name_size = lduw_be_p(e + 18);
-        extra = ldl_be_p(e + 20);
-        entry = QCOW2_BITMAP_DIR_ENTRY_SIZE + (size_t)extra + name_size;
-        if (extra > size || size - pos < entry) {
+        if (++count > s->nb_bitmaps) {
+            error_setg(errp, "More bitmaps found than specified in header "
+                       "extension");
+            return -EINVAL;
+        }
+        entry = parse_entry(&bm, dir + pos, size - pos, &name_size, &extra);
+        if (!entry) {
             goto broken;
         }
         if (extra != 0) {
             error_setg(errp, "Bitmap extra data is not supported");
             return -ENOTSUP;
         }
-        bm->name = g_strndup((const char *)e + QCOW2_BITMAP_DIR_ENTRY_SIZE,
-                             name_size);
-        if (!bitmap_entry_valid(s, bm, name_size)) {
+        bm.name = g_strndup((const char *)dir + pos +
+                            QCOW2_BITMAP_DIR_ENTRY_SIZE, name_size);
+        s->bitmaps[count - 1] = bm;
+        if (!bitmap_entry_valid(s, &bm, name_size)) {
             error_setg(errp, "Bitmap '%s' doesn't satisfy the constraints",
-                       bm->name);
+                       bm.name);
             return -EINVAL;
         }
-        pos += QEMU_ALIGN_UP(entry, 8);
+        pos += entry;
     }
-    if (pos != size) {
-        goto broken;
+    if (count != s->nb_bitmaps) {
+        error_setg(errp, "Less bitmaps found than specified in header "
+                   "extension");
+        return -EINVAL;
     }
     return 0;
 
@@ -102,23 +131,29 @@ int qcow2_read_bitmap_directory(BlockDriverState *bs, Error **errp)
     BDRVQcow2State *s = bs->opaque;
     g_autofree uint8_t *dir = NULL;
     uint64_t size = s->bitmap_directory_size;
+    uint64_t offset = s->bitmap_directory_offset;
     int ret;
 
-    if (!qcow2_range_valid(s->bitmap_directory_offset, size, 0) ||
-        s->bitmap_directory_offset + size > (uint64_t)s->file_size) {
-        error_setg(errp, "Bitmap directory is beyond the end of the file");
+    if (size == 0) {
+        error_setg(errp, "Requested bitmap directory size is zero");
         return -EINVAL;
     }
-    /* size <= QCOW2_MAX_BITMAP_DIRECTORY_SIZE: checked with the ext. */
-    dir = g_malloc(size ? size : 1);
-    ret = bdrv_file_pread(bs->file, s->bitmap_directory_offset, size, dir,
-                          errp);
-    if (ret < 0) {
-        return ret;
+    /*
+     * size <= QCOW2_MAX_BITMAP_DIRECTORY_SIZE (checked with the
+     * extension).  Like 7.2, bytes past the end of the file read as
+     * zeros; only the part inside the file is read.
+     */
+    dir = g_malloc0(size);
+    if (offset < (uint64_t)s->file_size) {
+        ret = bdrv_file_pread(bs->file, offset,
+                              MIN(size, (uint64_t)s->file_size - offset),
+                              dir, errp);
+        if (ret < 0) {
+            return ret;
+        }
     }
     ret = parse_directory(s, dir, size, errp);
     if (ret < 0) {
-        error_prepend(errp, "Failed to read bitmap directory: ");
         qcow2_free_bitmaps(s);
         return ret;
     }

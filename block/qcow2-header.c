@@ -132,7 +132,9 @@ static int parse_crypto_ext(BDRVQcow2State *s, const uint8_t *data,
     s->crypto_header_offset = ldq_be_p(data);
     s->crypto_header_length = ldq_be_p(data + 8);
     if (s->crypto_header_offset & (s->cluster_size - 1)) {
-        error_setg(errp, "Invalid encryption header offset");
+        error_setg(errp, "Encryption header offset '%" PRIu64 "' is not a "
+                   "multiple of cluster size '%" PRIu64 "'",
+                   s->crypto_header_offset, s->cluster_size);
         return -EINVAL;
     }
     return 0;
@@ -145,11 +147,17 @@ static int parse_bitmaps_ext(BDRVQcow2State *s, const uint8_t *data,
         error_setg(errp, "bitmaps_ext: Invalid extension length");
         return -EINVAL;
     }
+    if (s->version < 3) {
+        warn_report("This qcow2 v2 image contains bitmaps, but they may "
+                    "have been modified by a program without persistent "
+                    "bitmap support; so now they must all be considered "
+                    "inconsistent");
+        return 0;
+    }
     if (!(s->autoclear_features & QCOW2_AUTOCLEAR_BITMAPS)) {
-        /*
-         * Written by a program that does not know bitmaps: the
-         * extension is stale and ignored (QEMU warns on write opens).
-         */
+        /* Written by a program that does not know bitmaps: stale. */
+        warn_report("a program lacking bitmap support modified this file, "
+                    "so all bitmaps are now considered inconsistent");
         return 0;
     }
     if (ldl_be_p(data + 4) != 0) {
@@ -170,7 +178,7 @@ static int parse_bitmaps_ext(BDRVQcow2State *s, const uint8_t *data,
         return -EINVAL;
     }
     if (s->bitmap_directory_offset & (s->cluster_size - 1)) {
-        error_setg(errp, "bitmaps_ext: invalid dir_offset");
+        error_setg(errp, "bitmaps_ext: invalid bitmap directory offset");
         return -EINVAL;
     }
     if (s->bitmap_directory_size > QCOW2_MAX_BITMAP_DIRECTORY_SIZE) {
@@ -242,10 +250,9 @@ int qcow2_parse_extensions(BDRVQcow2State *s, const uint8_t *buf,
         uint32_t magic, ext_len;
         int ret;
 
-        if (offset > s->cluster_size ||
-            end - offset < QCOW2_EXT_HEADER_SIZE) {
-            error_setg(errp, "qcow2_read_extension: ERROR: "
-                       "pread fail from offset %" PRIu64, offset);
+        if (end - offset < QCOW2_EXT_HEADER_SIZE) {
+            /* Not even the type and length fit before @end. */
+            error_setg(errp, "Header extension too large");
             return -EINVAL;
         }
         magic = ldl_be_p(buf + offset);
@@ -280,12 +287,10 @@ char *qcow2_unknown_features_str(const BDRVQcow2State *s, uint64_t mask)
             mask &= ~(1ull << f->bit);
         }
     }
-    for (unsigned bit = 0; bit < 64; bit++) {
-        if (mask & (1ull << bit)) {
-            g_string_append_printf(str, "%sUnknown incompatible feature: %"
-                                   PRIx64, str->len ? ", " : "",
-                                   (uint64_t)1 << bit);
-        }
+    /* Bits without a name are reported together, as one mask. */
+    if (mask) {
+        g_string_append_printf(str, "%sUnknown incompatible feature: %"
+                               PRIx64, str->len ? ", " : "", mask);
     }
     return g_string_free(str, FALSE);
 }

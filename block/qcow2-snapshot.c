@@ -17,19 +17,43 @@ void qcow2_free_snapshots(BDRVQcow2State *s)
 }
 
 /*
- * Decodes entry @i at @buf + *@pos; @len bounds the table.  Every
- * length is checked against what is left before it is used.
+ * Reads @len bytes of the snapshot table at @pos bytes into it; bytes
+ * past the end of the file read as zeros (as in 7.2).  The table may not
+ * run past QEMU's 64 MiB cap, which also bounds what we allocate.
  */
-static int parse_snapshot(BDRVQcow2State *s, const uint8_t *buf, size_t len,
-                          size_t *pos, uint32_t i, Error **errp)
+static int read_table_bytes(BlockDriverState *bs, uint64_t pos, size_t len,
+                            void *buf, Error **errp)
 {
-    Qcow2Snapshot *sn = &s->snapshots[i];
-    const uint8_t *h = buf + *pos;
-    uint16_t id_len, name_len;
-    size_t need;
+    BDRVQcow2State *s = bs->opaque;
+    uint64_t offset = s->snapshots_offset + pos;
 
-    if (len - *pos < QCOW2_SNAPSHOT_HEADER_SIZE) {
-        goto truncated;
+    if (pos + len > QCOW_MAX_SNAPSHOTS_SIZE) {
+        error_setg(errp, "Snapshot table is too big");
+        return -EFBIG;
+    }
+    memset(buf, 0, len);
+    if (offset >= (uint64_t)s->file_size) {
+        return 0;
+    }
+    return bdrv_file_pread(bs->file, offset,
+                           MIN(len, (uint64_t)s->file_size - offset), buf,
+                           errp);
+}
+
+static int read_snapshot(BlockDriverState *bs, uint64_t *pos, uint32_t i,
+                         Error **errp)
+{
+    BDRVQcow2State *s = bs->opaque;
+    Qcow2Snapshot *sn = &s->snapshots[i];
+    uint8_t h[QCOW2_SNAPSHOT_HEADER_SIZE];
+    g_autofree uint8_t *var = NULL;
+    uint16_t id_len, name_len;
+    size_t var_len;
+    int ret;
+
+    ret = read_table_bytes(bs, *pos, sizeof(h), h, errp);
+    if (ret < 0) {
+        return ret;
     }
     sn->l1_table_offset = ldq_be_p(h);
     sn->l1_size = ldl_be_p(h + 8);
@@ -41,6 +65,7 @@ static int parse_snapshot(BDRVQcow2State *s, const uint8_t *buf, size_t len,
     sn->vm_state_size = ldl_be_p(h + 32);
     sn->extra_data_size = ldl_be_p(h + 36);
     sn->icount = -1;
+    sn->disk_size = s->size;
     if (sn->extra_data_size > QCOW_MAX_SNAPSHOT_EXTRA_DATA) {
         error_setg(errp, "Too much extra metadata in snapshot table "
                    "entry %" PRIu32, i);
@@ -48,65 +73,42 @@ static int parse_snapshot(BDRVQcow2State *s, const uint8_t *buf, size_t len,
                           "with qemu-img check -r all\n");
         return -EFBIG;
     }
-    need = QCOW2_SNAPSHOT_HEADER_SIZE + (size_t)sn->extra_data_size +
-           id_len + name_len;
-    if (len - *pos < need) {
-        goto truncated;
+    /* Extra data (<= 1 KiB), id and name (< 64 KiB each). */
+    var_len = (size_t)sn->extra_data_size + id_len + name_len;
+    var = g_malloc(var_len ? var_len : 1);
+    ret = read_table_bytes(bs, *pos + sizeof(h), var_len, var, errp);
+    if (ret < 0) {
+        return ret;
     }
-    h += QCOW2_SNAPSHOT_HEADER_SIZE;
     if (sn->extra_data_size >= 8) {
-        sn->vm_state_size = ldq_be_p(h);
+        sn->vm_state_size = ldq_be_p(var);
     }
     if (sn->extra_data_size >= 16) {
-        sn->disk_size = ldq_be_p(h + 8);
-    } else {
-        sn->disk_size = s->size;
+        sn->disk_size = ldq_be_p(var + 8);
     }
     if (sn->extra_data_size >= 24) {
-        sn->icount = (int64_t)ldq_be_p(h + 16);
+        sn->icount = (int64_t)ldq_be_p(var + 16);
     }
-    h += sn->extra_data_size;
-    sn->id_str = g_strndup((const char *)h, id_len);
-    sn->name = g_strndup((const char *)h + id_len, name_len);
-    *pos += QEMU_ALIGN_UP(need, 8);
+    sn->id_str = g_strndup((const char *)var + sn->extra_data_size, id_len);
+    sn->name = g_strndup((const char *)var + sn->extra_data_size + id_len,
+                         name_len);
+    *pos += QEMU_ALIGN_UP(sizeof(h) + var_len, 8);
     return 0;
-
-truncated:
-    error_setg(errp, "Snapshot table entry %" PRIu32 " extends beyond the "
-               "end of the snapshot table", i);
-    return -EINVAL;
 }
 
 int qcow2_read_snapshots(BlockDriverState *bs, Error **errp)
 {
     BDRVQcow2State *s = bs->opaque;
-    g_autofree uint8_t *buf = NULL;
-    size_t len, pos = 0;
-    int ret;
+    uint64_t pos = 0;
 
     if (!s->nb_snapshots) {
         return 0;
     }
-    /*
-     * Entries have variable size; the table may not exceed QEMU's
-     * 64 MiB cap, nor run past the end of the file.
-     */
-    len = MIN((uint64_t)QCOW_MAX_SNAPSHOTS_SIZE,
-              (uint64_t)s->file_size - s->snapshots_offset);
-    buf = g_malloc(len);
-    ret = bdrv_file_pread(bs->file, s->snapshots_offset, len, buf, errp);
-    if (ret < 0) {
-        return ret;
-    }
+    /* nb_snapshots <= QCOW_MAX_SNAPSHOTS: checked with the table. */
     s->snapshots = g_new0(Qcow2Snapshot, s->nb_snapshots);
     for (uint32_t i = 0; i < s->nb_snapshots; i++) {
-        ret = parse_snapshot(s, buf, len, &pos, i, errp);
+        int ret = read_snapshot(bs, &pos, i, errp);
         if (ret < 0) {
-            if (len == QCOW_MAX_SNAPSHOTS_SIZE) {
-                error_free(*errp);
-                *errp = NULL;
-                error_setg(errp, "Snapshot table is too big");
-            }
             qcow2_free_snapshots(s);
             return ret;
         }

@@ -34,9 +34,11 @@ int qcow2_validate_table(BlockDriverState *bs, uint64_t offset,
         error_setg(errp, "%s too large", table_name);
         return -EFBIG;
     }
-    /* An empty table may sit anywhere. */
-    if (!qcow2_range_valid(offset, entries * entry_len, s->cluster_size) ||
-        (entries && offset + entries * entry_len > (uint64_t)s->file_size)) {
+    /*
+     * Only alignment and overflow: like 7.2 we accept tables past the
+     * end of the file (they read as zeros), and the check reports them.
+     */
+    if (!qcow2_range_valid(offset, entries * entry_len, s->cluster_size)) {
         error_setg(errp, "%s offset invalid", table_name);
         return -EINVAL;
     }
@@ -117,8 +119,9 @@ static int qcow2_compute_geometry(BDRVQcow2State *s, Error **errp)
     s->l2_entry_size = has_subclusters(s) ? L2E_SIZE_EXTENDED
                                           : L2E_SIZE_NORMAL;
     if (has_subclusters(s) && s->cluster_bits < QCOW_EXTL2_MIN_CLUSTER_BITS) {
-        error_setg(errp, "Extended L2 entries are only supported with "
-                   "cluster sizes of at least 16384 bytes");
+        error_setg(errp, "Unsupported subcluster size: %llu",
+                   (1ull << s->cluster_bits) /
+                   QCOW_EXTL2_SUBCLUSTERS_PER_CLUSTER);
         return -EINVAL;
     }
     s->l2_bits = s->cluster_bits - (has_subclusters(s) ? 4 : 3);
@@ -158,7 +161,8 @@ static int qcow2_check_tables(BlockDriverState *bs, int flags, Error **errp)
     if (!(flags & BDRV_O_CHECK)) {
         ret = qcow2_validate_table(bs, s->snapshots_offset, s->nb_snapshots,
                                    QCOW2_SNAPSHOT_HEADER_SIZE,
-                                   QCOW_MAX_SNAPSHOTS_SIZE,
+                                   (int64_t)QCOW_MAX_SNAPSHOTS *
+                                   QCOW2_SNAPSHOT_HEADER_SIZE,
                                    "Snapshot table", errp);
         if (ret < 0) {
             return ret;
@@ -169,11 +173,18 @@ static int qcow2_check_tables(BlockDriverState *bs, int flags, Error **errp)
     if (ret < 0) {
         return ret;
     }
-    /* The L1 table must map the whole virtual disk. */
+    /*
+     * The L1 table must map the whole virtual disk.  The rounding wraps
+     * in 64 bits for sizes near 2^64, as 7.2's does; such sizes are
+     * refused after the open ("Could not refresh total sector count").
+     */
     l2_span = s->cluster_bits + s->l2_bits;
-    l1_min = l2_span >= 64 ? 1 : DIV_ROUND_UP(s->size, 1ull << l2_span);
-    if (s->size > INT64_MAX || l1_min > INT32_MAX ||
-        s->l1_size < l1_min) {
+    l1_min = (s->size + (1ull << l2_span) - 1) >> l2_span;
+    if (l1_min > INT32_MAX) {
+        error_setg(errp, "Image is too big");
+        return -EFBIG;
+    }
+    if (s->l1_size < l1_min) {
         error_setg(errp, "L1 table is too small");
         return -EINVAL;
     }
@@ -216,7 +227,12 @@ static int qcow2_read_backing_name(BlockDriverState *bs, const uint8_t *buf,
     }
     bs->backing_file = g_strndup((const char *)buf + s->backing_file_offset,
                                  s->backing_file_size);
-    if (s->image_backing_format) {
+    if (!bs->backing_file[0]) {
+        /* An empty name means no backing file, as in 7.2. */
+        g_clear_pointer(&bs->backing_file, g_free);
+        return 0;
+    }
+    if (s->image_backing_format && s->image_backing_format[0]) {
         bs->backing_format = g_strdup(s->image_backing_format);
     }
     bs->full_backing_filename = path_combine(bs->filename, bs->backing_file);
@@ -234,6 +250,11 @@ static int qcow2_open_data_file(BlockDriverState *bs, int flags,
             /* Meaningless without a data file; QEMU drops it too. */
             s->autoclear_features &= ~QCOW2_AUTOCLEAR_DATA_FILE_RAW;
         }
+        s->data_file = bs->file;
+        return 0;
+    }
+    if (!s->image_data_file && (flags & BDRV_O_NO_IO)) {
+        /* `info` needs no data: 7.2 opens such an image for it. */
         s->data_file = bs->file;
         return 0;
     }
@@ -305,16 +326,23 @@ static int qcow2_open(BlockDriverState *bs, QDict *options, int flags,
             return ret;
         }
     }
-    if ((ret = qcow2_check_features(bs, flags, errp)) < 0 ||
-        (ret = qcow2_check_compression_type(s, errp)) < 0) {
+    if ((ret = qcow2_check_compression_type(s, errp)) < 0 ||
+        (ret = qcow2_check_features(bs, flags, errp)) < 0) {
         return ret;
     }
     if (s->crypt_method > QCOW_CRYPT_LUKS) {
-        error_setg(errp, "Unsupported encryption method: %" PRIu32,
-                   s->crypt_method);
+        error_setg(errp, "Unsupported encryption method %d",
+                   (int32_t)s->crypt_method);
         return -EINVAL;
     }
     bs->encrypted = s->crypt_method != QCOW_CRYPT_NONE;
+    if (bs->encrypted) {
+        /* Decoded now so that a bad LUKS header fails the open. */
+        s->crypto_info = qcow2_crypto_info(bs, errp);
+        if (!s->crypto_info) {
+            return -EINVAL;
+        }
+    }
     if ((ret = qcow2_compute_geometry(s, errp)) < 0 ||
         (ret = qcow2_check_tables(bs, flags, errp)) < 0 ||
         (ret = qcow2_load_l1(bs, errp)) < 0 ||
@@ -330,7 +358,12 @@ static int qcow2_open(BlockDriverState *bs, QDict *options, int flags,
         (ret = qcow2_read_bitmap_directory(bs, errp)) < 0) {
         return ret;
     }
-    bs->total_bytes = (int64_t)s->size;
+    if (s->size > INT64_MAX) {
+        error_setg_errno(errp, EFBIG, "Could not refresh total sector count");
+        return -EFBIG;
+    }
+    /* The block layer counts whole 512-byte sectors, as QEMU's does. */
+    bs->total_bytes = (int64_t)QEMU_ALIGN_DOWN(s->size, BDRV_SECTOR_SIZE);
     return 0;
 }
 
@@ -342,6 +375,8 @@ static void qcow2_close(BlockDriverState *bs)
     qcow2_free_snapshots(s);
     qcow2_free_bitmaps(s);
     g_clear_pointer(&s->l1_table, g_free);
+    qapi_free_ImageInfoSpecificQCow2Encryption(s->crypto_info);
+    s->crypto_info = NULL;
 }
 
 static int64_t qcow2_getlength(BlockDriverState *bs)
@@ -374,6 +409,11 @@ static ImageInfoSpecific *qcow2_get_specific_info(BlockDriverState *bs,
     q->compression_type = s->compression_type == QCOW2_COMPRESSION_TYPE_ZSTD_ID
                           ? QCOW2_COMPRESSION_TYPE_ZSTD
                           : QCOW2_COMPRESSION_TYPE_ZLIB;
+    if (s->crypto_info) {
+        /* Decoded at open; handed over (info is asked for once). */
+        q->has_encrypt = true;
+        q->encrypt = g_steal_pointer(&s->crypto_info);
+    }
     if (s->version == 2) {
         q->compat = g_strdup("0.10");
         return g_steal_pointer(&spec);
@@ -385,9 +425,11 @@ static ImageInfoSpecific *qcow2_get_specific_info(BlockDriverState *bs,
     q->corrupt = s->incompatible_features & QCOW2_INCOMPAT_CORRUPT;
     q->has_extended_l2 = true;
     q->extended_l2 = has_subclusters(s);
-    if (s->image_data_file) {
-        q->has_data_file = true;
-        q->data_file = g_strdup(s->image_data_file);
+    if (has_data_file(s)) {
+        if (s->image_data_file) {
+            q->has_data_file = true;
+            q->data_file = g_strdup(s->image_data_file);
+        }
         q->has_data_file_raw = true;
         q->data_file_raw = s->autoclear_features &
                            QCOW2_AUTOCLEAR_DATA_FILE_RAW;
@@ -395,13 +437,6 @@ static ImageInfoSpecific *qcow2_get_specific_info(BlockDriverState *bs,
     if (s->has_bitmaps_ext) {
         q->has_bitmaps = true;
         q->bitmaps = qcow2_get_bitmap_info_list(bs, errp);
-    }
-    if (bs->encrypted) {
-        q->encrypt = qcow2_crypto_info(bs, errp);
-        if (!q->encrypt) {
-            return NULL;
-        }
-        q->has_encrypt = true;
     }
     return g_steal_pointer(&spec);
 }

@@ -214,6 +214,8 @@ typedef struct BDRVQcow2State {
     bool bitmaps_loaded;
 
     BlockDriverState *data_file;        /* bs->file unless external */
+    /* What `info` shows about encryption, decoded at open. */
+    ImageInfoSpecificQCow2Encryption *crypto_info;
 } BDRVQcow2State;
 
 /* Cluster arithmetic */

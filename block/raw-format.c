@@ -15,9 +15,12 @@ static int raw_open(BlockDriverState *bs, QDict *options, int flags,
     return 0;
 }
 
+/* Whole sectors, rounded up: a 1000-byte file is a 1024-byte disk. */
 static int64_t raw_getlength(BlockDriverState *bs)
 {
-    return bdrv_getlength(bs->file);
+    int64_t len = bdrv_getlength(bs->file);
+
+    return len < 0 ? len : (int64_t)QEMU_ALIGN_UP(len, BDRV_SECTOR_SIZE);
 }
 
 static int raw_preadv(BlockDriverState *bs, int64_t offset, int64_t bytes,

@@ -5,6 +5,8 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+# Keep the source tree free of __pycache__ directories.
+sys.dont_write_bytecode = True
 
 from qapi.main import main  # noqa: E402
 

@@ -8,6 +8,8 @@
 
 typedef struct BlockDriver BlockDriver;
 
+#define BDRV_SECTOR_SIZE 512
+
 /* Longest file name we keep; longer names are refused at open. */
 #define BDRV_NAME_MAX 4096
 

@@ -108,7 +108,9 @@ class DocsGenerator:
         for m in members:
             paras = _arg_paras(m.owner, m.name)
             if m.owner is not ent:
-                paras = ['*Inherited from %s.*' % _type_ref(m.owner)] + paras
+                first = paras[0] if paras else ''
+                paras = [('*(from %s)* %s' % (_type_ref(m.owner),
+                                              first)).strip()] + paras[1:]
             out.append('| `%s` | %s | %s | %s |'
                        % (m.name, _type_ref(m.type),
                           'yes' if m.optional else 'no', _cell(paras)))

@@ -19,6 +19,34 @@ def free_stmt(t, expr, indent):
     return pad + 'qapi_free_%s(%s);\n' % (t.name, expr)
 
 
+# Building lists: every generated list type has 'next' and 'value'.
+LIST_MACROS = r'''
+#ifndef QAPI_LIST_PREPEND
+/* Put @element in front of @list, a pointer to any generated list type. */
+#define QAPI_LIST_PREPEND(list, element) do { \
+        typeof(list) qapi_list_new_ = g_new0(typeof(*(list)), 1); \
+        qapi_list_new_->value = (element); \
+        qapi_list_new_->next = (list); \
+        (list) = qapi_list_new_; \
+    } while (0)
+#endif
+
+#ifndef QAPI_LIST_APPEND
+/*
+ * Append @element at @tail, which points to the NULL 'next' (or list
+ * head) ending a list, and advance @tail to the new end:
+ *     FooList *list = NULL, **tail = &list;
+ *     QAPI_LIST_APPEND(tail, foo);
+ */
+#define QAPI_LIST_APPEND(tail, element) do { \
+        *(tail) = g_new0(typeof(**(tail)), 1); \
+        (*(tail))->value = (element); \
+        (tail) = &(*(tail))->next; \
+    } while (0)
+#endif
+'''
+
+
 def member_lines(members, indent=4):
     pad = ' ' * indent
     out = ''
@@ -44,6 +72,7 @@ class TypesGenerator:
         out = banner('Schema-defined C types', self.schema_fname)
         out += '\n#ifndef %s\n#define %s\n\n#include "qemu/osdep.h"\n' % (
             guard, guard)
+        out += LIST_MACROS
         builtin_lists = [t for t in s.list_types() if t.is_builtin()]
         if builtin_lists:
             out += ('\n/*\n'

@@ -24,6 +24,17 @@ class LocDict(dict):
         super().__init__()
         self.info = info
         self.key_info = {}
+        # Keys written more than once, as (key, info of the repetition).
+        # The schema checker reports them, naming what the key is (a
+        # member, a branch, ...); see check_duplicates().
+        self.duplicates = []
+
+    def check_duplicates(self, what):
+        """Raise for the first repeated key, described by @what % key."""
+        if self.duplicates:
+            key, info = self.duplicates[0]
+            self.duplicates = []
+            raise QAPIError(info, what % key)
 
 
 class LocList(list):
@@ -233,13 +244,15 @@ class _FileParser:
             self.expect("'", 'a string key')
             key = self.val
             key_line = self.tok_line
-            if key in obj:
-                self.error("duplicate key '%s'" % key, key_line)
             self.next_token()
             self.expect(':', "':'")
             self.next_token()
-            obj[key] = self.parse_value()
-            obj.key_info[key] = self.info(key_line)
+            value = self.parse_value()
+            if key in obj:
+                obj.duplicates.append((key, self.info(key_line)))
+            else:
+                obj[key] = value
+                obj.key_info[key] = self.info(key_line)
             self.expect(',}', "',' or '}'")
             if self.tok == '}':
                 self.next_token(top_level)
@@ -297,6 +310,7 @@ class _FileParser:
                             % pending_doc.symbol)
 
     def include(self, expr, info):
+        expr.check_duplicates("include expression has key '%s' twice")
         if set(expr) != {'include'}:
             extra = sorted(set(expr) - {'include'})
             raise QAPIError(info, "include expression has unknown key '%s'"

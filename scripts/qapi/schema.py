@@ -181,6 +181,7 @@ class ArrayType(QAPIType):
 # ---- checking helpers ----
 
 def _check_keys(expr, desc, required, optional):
+    expr.check_duplicates("%s has key '%%s' twice" % desc)
     for key in expr:
         if key not in required and key not in optional:
             raise QAPIError(expr.key_info[key],
@@ -232,6 +233,7 @@ def _type_ref(value, info, what, allow_dict=True):
                             % what)
         return TypeRef(value[0], True, info)
     if isinstance(value, dict) and allow_dict:
+        value.check_duplicates("%s has key '%%s' twice" % what)
         for key in value:
             if key != 'type':
                 raise QAPIError(info, "%s has unknown key '%s'"
@@ -247,11 +249,17 @@ def _members(data, info, owner, owner_desc, reserved=()):
     if not isinstance(data, dict):
         raise QAPIError(info, "the members of %s must be an object"
                         % owner_desc)
+    data.check_duplicates("%s has member '%%s' twice" % owner_desc)
     members = []
+    seen = set()
     for key, value in data.items():
         minfo = data.key_info[key]
         optional = key.startswith('*')
         name = key[1:] if optional else key
+        if name in seen:
+            raise QAPIError(minfo, "%s has member '%s' twice"
+                            % (owner_desc, name))
+        seen.add(name)
         _check_member_name(name, minfo, owner_desc, reserved)
         ref = _type_ref(value, minfo,
                         "member '%s' of %s" % (name, owner_desc))
@@ -287,6 +295,9 @@ class Schema:
                 self.doc_items.append(item.doc)
             else:
                 self._define(item)
+        for item in items:
+            if not isinstance(item, FreeDoc):
+                _check_no_duplicates(item.expr)
         self._resolve()
         self._check_enum_consts()
         for ent in self.entities:
@@ -397,6 +408,7 @@ class Schema:
         if not isinstance(data, dict):
             raise QAPIError(dinfo, "the branches of %s must be an object"
                             % desc)
+        data.check_duplicates("%s has branch '%%s' twice" % desc)
         for case, value in data.items():
             cinfo = data.key_info[case]
             what = "branch '%s' of %s" % (case, desc)
@@ -603,6 +615,17 @@ class Schema:
         builtin = [a.element for a in self.arrays()
                    if a.element.is_builtin()]
         return builtin + self.entities
+
+
+def _check_no_duplicates(value):
+    """Report repeated keys no specific check has reported."""
+    if isinstance(value, dict):
+        value.check_duplicates("duplicate key '%s'")
+        for v in value.values():
+            _check_no_duplicates(v)
+    elif isinstance(value, list):
+        for v in value:
+            _check_no_duplicates(v)
 
 
 def _all_members(ent):

@@ -528,6 +528,77 @@ def cases():
          lambda img: img.poke(img.peek_int(img.find_ext(EXT_CRYPTO).data_offset, 8),
                               bytes(4096)))
 
+    # Check ordering: these few cases deliberately change TWO things, to pin
+    # down which error wins.  The name reads order-<winner>-<loser>.
+    def both(first, second):
+        # extension edits go first, while the extension list still parses
+        return lambda img: (first(img), second(img))
+    FT_LEN_MAX = ext_set(EXT_FEATURE_TABLE, length=0xFFFFFFFF)
+    SNAP_EXTRA = (lambda img: img.poke_int(img.field("snapshots_offset") + 36,
+                                           4, 0xFFFF))
+    for name, fx, desc, fn in (
+        ("version-cbits", "v3", "version 4 + cluster_bits 22",
+         both(setf("version", 4), setf("cluster_bits", 22))),
+        ("cbits-hdrlen", "v3", "cluster_bits 22 + header_length 101",
+         both(setf("cluster_bits", 22), setf("header_length", 101))),
+        ("hdrlen-bfoff", "backing", "header_length 101 + backing_file_offset 4 GiB",
+         both(setf("header_length", 101), setf("backing_file_offset", 1 << 32))),
+        ("bfoff-comp", "backing", "backing_file_offset 4 GiB + compression_type 2",
+         both(setf("backing_file_offset", 1 << 32), setf("compression_type", 2))),
+        ("comp-incomp", "v3", "compression_type 2 + incompat bit 5",
+         both(setf("compression_type", 2), bit("incompatible", 5))),
+        ("compbit-incomp", "v3", "incompat bit 3 (type 0) + incompat bit 5",
+         both(bit("incompatible", 3), bit("incompatible", 5))),
+        ("incomp-rcorder", "v3", "incompat bit 5 + refcount_order 7",
+         both(bit("incompatible", 5), setf("refcount_order", 7))),
+        ("incomp-extlen", "v3",
+         "feature table length 0xffffffff + incompat bit 5",
+         both(FT_LEN_MAX, bit("incompatible", 5))),
+        ("rcorder-rt0", "v3", "refcount_order 7 + refcount_table_clusters 0",
+         both(setf("refcount_order", 7), setf("refcount_table_clusters", 0))),
+        ("rtlarge-rtoff", "v3",
+         "refcount_table_clusters 0x81 + refcount_table_offset +1",
+         both(setf("refcount_table_clusters", 0x81),
+              addf("refcount_table_offset", 1))),
+        ("rtoff-snnb", "snap", "refcount_table_offset +1 + nb_snapshots 65537",
+         both(addf("refcount_table_offset", 1), setf("nb_snapshots", 65537))),
+        ("snnb-snoff", "snap", "nb_snapshots 65537 + snapshots_offset +8",
+         both(setf("nb_snapshots", 65537), addf("snapshots_offset", 8))),
+        ("snoff-l1large", "snap", "snapshots_offset +8 + l1_size 0x400001",
+         both(addf("snapshots_offset", 8), setf("l1_size", 0x400001))),
+        ("l1large-l1off", "v3", "l1_size 0x400001 + l1_table_offset +1",
+         both(setf("l1_size", 0x400001), addf("l1_table_offset", 1))),
+        ("l1off-toobig", "v3", "l1_table_offset +1 + size 2^62",
+         both(addf("l1_table_offset", 1), setf("size", 1 << 62))),
+        ("toobig-l1small", "v3", "size 2^62 + l1_size 0",
+         both(setf("size", 1 << 62), setf("l1_size", 0))),
+        ("l1small-crypt", "v3", "l1_size 0 + crypt_method 3",
+         both(setf("l1_size", 0), setf("crypt_method", 3))),
+        ("crypt-extlen", "v3", "feature table length 0xffffffff + crypt_method 3",
+         both(FT_LEN_MAX, setf("crypt_method", 3))),
+        ("crypt-bmext", "bitmap", "bitmaps nb_bitmaps 0 + crypt_method 3",
+         both(bitmaps("nb_bitmaps", 0), setf("crypt_method", 3))),
+        ("l1small-bmext", "bitmap", "bitmaps nb_bitmaps 0 + l1_size 0",
+         both(bitmaps("nb_bitmaps", 0), setf("l1_size", 0))),
+        ("bffmt-bfsize", "backing",
+         "backing format of 16 chars + backing_file_size 1024",
+         both(ext_data(EXT_BACKING_FORMAT, b"q" * 16),
+              setf("backing_file_size", 1024))),
+        ("extlen-bfsize", "backing",
+         "feature table length 0xffffffff + backing_file_size 1024",
+         both(FT_LEN_MAX, setf("backing_file_size", 1024))),
+        ("extlen-snapextra", "snap",
+         "feature table length 0xffffffff + snapshot 0 extra_data_size 0xffff",
+         both(FT_LEN_MAX, SNAP_EXTRA)),
+        ("bmwarn-snapextra", "snap",
+         "bitmaps ext added without autoclear bit 0 (a warning) + "
+         "snapshot 0 extra_data_size 0xffff",
+         both(ext_add(EXT_BITMAPS, bitmaps_payload(0, 24, 0x60000)), SNAP_EXTRA)),
+        ("crypt-sizemax", "v3", "crypt_method 3 + size 2^64-1",
+         both(setf("crypt_method", 3), setf("size", (1 << 64) - 1))),
+    ):
+        case("order-" + name, fx, "TWO changes: " + desc, fn)
+
     # whole-file truncation
     case("trunc-64k", "v3", "truncated to 65536 (header cluster only)",
          truncate(65536))

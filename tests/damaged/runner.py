@@ -74,6 +74,15 @@ def diff_lines(ref, ours, limit=30):
     return out
 
 
+NO_OPEN_ERROR = "stderr lacks \"qemu-img: Could not open '\""
+
+
+def has_open_error(err):
+    # Normally stderr starts with it, but warnings printed while opening may
+    # come first (and QEMU ends some of those without a newline).
+    return err.startswith(OPEN_PREFIX) or OPEN_PREFIX in err
+
+
 def judge(ref, ours, sanitized):
     """Return the list of reasons ours fails (empty = pass)."""
     why = []
@@ -86,20 +95,22 @@ def judge(ref, ours, sanitized):
                        % (ref.status(), ours.status()))
         if ours.out:
             why.append("reference crashes; ours must print nothing on stdout")
-        if not ours.err.startswith(OPEN_PREFIX):
-            why.append("stderr does not start with \"qemu-img: Could not open '\"")
+        if not has_open_error(ours.err):
+            why.append(NO_OPEN_ERROR)
     else:
         for name, a, b in (("exit status", ref.rc, ours.rc),
                            ("stdout", ref.out, ours.out),
                            ("stderr", ref.err, ours.err)):
             if a != b:
                 why.append(name + " differs")
-        if ref.rc == 1 and not ours.err.startswith(OPEN_PREFIX):
-            why.append("stderr does not start with \"qemu-img: Could not open '\"")
+        if ref.rc == 1 and not has_open_error(ours.err):
+            why.append(NO_OPEN_ERROR)
     if ours.timed_out:
         why.append("timed out")
-    elif ours.rc < 0 or ours.rc >= 128:
+    elif ours.rc < 0:
         why.append("killed by %s" % ours.status())
+    elif ours.rc >= 128:
+        why.append("exit status %d (a signal death?)" % ours.rc)
     elif ours.rc not in (0, 1):
         why.append("exit status %d (want 0 or 1)" % ours.rc)
     if sanitized and any(m in ours.err for m in SANITIZER_MARKS):
@@ -112,7 +123,10 @@ def md_cell(b):
     if not s:
         return ""
     s = s.replace("|", "\\|").replace("\n", "`<br>`")
-    return "`%s`" % s
+    s = "`%s`" % s
+    if not b.endswith(b"\n"):
+        s += " *(no final newline)*"
+    return s
 
 
 FLAG_LINES = ("corrupt: true", "cleanly shut down: no", "encrypted: yes",
@@ -241,7 +255,14 @@ def main(argv=None):
             if why:
                 failed += 1
                 print("FAIL %s (%s): %s" % (tname, desc[name], "; ".join(why)))
-                sys.stdout.write(diff_lines(r, o))
+                if r.rc < 0:
+                    # nothing to diff against: show what ours printed
+                    text = o.transcript().decode("utf-8", "replace")
+                    sys.stdout.write("".join(text.splitlines(True)[:30]))
+                    if not text.endswith("\n"):
+                        sys.stdout.write("\n")
+                else:
+                    sys.stdout.write(diff_lines(r, o))
             else:
                 passed += 1
                 if a.v:

@@ -372,6 +372,9 @@ def main(argv):
         print('run-info: warning: %s is not executable; every case will fail'
               % QEMU_IMG)
 
+    # Flush everything to disk first so that block counts (disk size) and
+    # extents are stable while the two tools look at the files.
+    os.sync()
     cases = [c for c in build_cases(corpus) if matches(c.name, filters)]
     before = corpus_digests(corpus)
 
