@@ -13,6 +13,7 @@
 
 static const BlockDriver *const block_drivers[] = {
     &bdrv_file,
+    &bdrv_qcow,
     &bdrv_qcow2,
     &bdrv_raw,
 };

@@ -140,6 +140,16 @@ static int parse_crypto_ext(BDRVQcow2State *s, const uint8_t *data,
     return 0;
 }
 
+/*
+ * 7.2 follows the warning with this line, without a newline; kept
+ * byte for byte because scripts compare stderr.
+ */
+static void qcow2_report_stale_bitmaps(void)
+{
+    error_printf("Some clusters may be leaked, run 'qemu-img check -r' on "
+                 "the image file to fix.");
+}
+
 static int parse_bitmaps_ext(BDRVQcow2State *s, const uint8_t *data,
                              uint32_t len, Error **errp)
 {
@@ -152,12 +162,14 @@ static int parse_bitmaps_ext(BDRVQcow2State *s, const uint8_t *data,
                     "have been modified by a program without persistent "
                     "bitmap support; so now they must all be considered "
                     "inconsistent");
+        qcow2_report_stale_bitmaps();
         return 0;
     }
     if (!(s->autoclear_features & QCOW2_AUTOCLEAR_BITMAPS)) {
         /* Written by a program that does not know bitmaps: stale. */
         warn_report("a program lacking bitmap support modified this file, "
                     "so all bitmaps are now considered inconsistent");
+        qcow2_report_stale_bitmaps();
         return 0;
     }
     if (ldl_be_p(data + 4) != 0) {

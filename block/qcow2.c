@@ -305,6 +305,36 @@ static int qcow2_read_first_cluster(BlockDriverState *bs, uint8_t **bufp,
     return bdrv_file_pread(bs->file, 0, s->cluster_size, *bufp, errp);
 }
 
+/*
+ * A first, tolerant pass over the extensions that only looks for the
+ * feature name table, so that unknown incompatible features can be
+ * named even when another extension is damaged (7.2 does the same).
+ */
+static void qcow2_read_feature_names(BDRVQcow2State *s, const uint8_t *buf,
+                                     uint64_t end)
+{
+    uint64_t offset = s->header_length;
+
+    while (offset < end && end - offset >= QCOW2_EXT_HEADER_SIZE) {
+        uint32_t magic = ldl_be_p(buf + offset);
+        uint32_t len = ldl_be_p(buf + offset + 4);
+
+        offset += QCOW2_EXT_HEADER_SIZE;
+        if (magic == QCOW2_EXT_MAGIC_END || len > end - offset) {
+            return;
+        }
+        if (magic == QCOW2_EXT_MAGIC_FEATURE_TABLE) {
+            qcow2_parse_extensions(s, buf, end, offset - QCOW2_EXT_HEADER_SIZE,
+                                   offset + QEMU_ALIGN_UP((uint64_t)len, 8) >
+                                   end ? end : offset +
+                                   QEMU_ALIGN_UP((uint64_t)len, 8), NULL);
+            return;
+        }
+        offset += QEMU_ALIGN_UP((uint64_t)len, 8);
+    }
+}
+
+/* Checks in qemu-img 7.2's order, so a damaged image gets its message. */
 static int qcow2_open(BlockDriverState *bs, QDict *options, int flags,
                       Error **errp)
 {
@@ -319,21 +349,29 @@ static int qcow2_open(BlockDriverState *bs, QDict *options, int flags,
     }
     ext_end = s->backing_file_offset ? s->backing_file_offset
                                      : s->cluster_size;
-    if (s->header_length < ext_end) {
-        ret = qcow2_parse_extensions(s, buf, s->cluster_size,
-                                     s->header_length, ext_end, errp);
-        if (ret < 0) {
-            return ret;
-        }
+    if ((ret = qcow2_check_compression_type(s, errp)) < 0) {
+        return ret;
     }
-    if ((ret = qcow2_check_compression_type(s, errp)) < 0 ||
-        (ret = qcow2_check_features(bs, flags, errp)) < 0) {
+    if (s->incompatible_features & ~QCOW2_INCOMPAT_MASK) {
+        qcow2_read_feature_names(s, buf, ext_end);
+    }
+    if ((ret = qcow2_check_features(bs, flags, errp)) < 0 ||
+        (ret = qcow2_compute_geometry(s, errp)) < 0 ||
+        (ret = qcow2_check_tables(bs, flags, errp)) < 0) {
         return ret;
     }
     if (s->crypt_method > QCOW_CRYPT_LUKS) {
         error_setg(errp, "Unsupported encryption method %d",
                    (int32_t)s->crypt_method);
         return -EINVAL;
+    }
+    qcow2_free_header(s);   /* the tolerant pass may have kept names */
+    if (s->header_length < ext_end) {
+        ret = qcow2_parse_extensions(s, buf, s->cluster_size,
+                                     s->header_length, ext_end, errp);
+        if (ret < 0) {
+            return ret;
+        }
     }
     bs->encrypted = s->crypt_method != QCOW_CRYPT_NONE;
     if (bs->encrypted) {
@@ -343,9 +381,7 @@ static int qcow2_open(BlockDriverState *bs, QDict *options, int flags,
             return -EINVAL;
         }
     }
-    if ((ret = qcow2_compute_geometry(s, errp)) < 0 ||
-        (ret = qcow2_check_tables(bs, flags, errp)) < 0 ||
-        (ret = qcow2_load_l1(bs, errp)) < 0 ||
+    if ((ret = qcow2_load_l1(bs, errp)) < 0 ||
         (ret = qcow2_open_data_file(bs, flags, errp)) < 0 ||
         (ret = qcow2_read_backing_name(bs, buf, errp)) < 0) {
         return ret;
@@ -425,11 +461,12 @@ static ImageInfoSpecific *qcow2_get_specific_info(BlockDriverState *bs,
     q->corrupt = s->incompatible_features & QCOW2_INCOMPAT_CORRUPT;
     q->has_extended_l2 = true;
     q->extended_l2 = has_subclusters(s);
+    /* 7.2 shows the name and the raw bit independently of each other. */
+    if (s->image_data_file) {
+        q->has_data_file = true;
+        q->data_file = g_strdup(s->image_data_file);
+    }
     if (has_data_file(s)) {
-        if (s->image_data_file) {
-            q->has_data_file = true;
-            q->data_file = g_strdup(s->image_data_file);
-        }
         q->has_data_file_raw = true;
         q->data_file_raw = s->autoclear_features &
                            QCOW2_AUTOCLEAR_DATA_FILE_RAW;

@@ -157,3 +157,12 @@ void error_report_err(Error *err)
     }
     error_free(err);
 }
+
+void error_printf(const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+}

@@ -69,6 +69,7 @@ const BlockDriver *bdrv_find_format(const char *format_name);
 extern const BlockDriver bdrv_file;
 extern const BlockDriver bdrv_raw;
 extern const BlockDriver bdrv_qcow2;
+extern const BlockDriver bdrv_qcow;
 
 /*
  * Open @filename with the protocol driver as a child node.  Used by

@@ -28,6 +28,8 @@ const char *error_get_progname(void);
 void error_report(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
 /* "progname: warning: message\n" on stderr. */
 void warn_report(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
+/* Raw text on stderr, no program name, no newline added. */
+void error_printf(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
 /* Reports the message and its hint, then frees @err. */
 void error_report_err(Error *err);
 

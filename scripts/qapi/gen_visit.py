@@ -8,7 +8,7 @@ makes our JSON match QEMU's byte for byte.
 
 from .cgen import banner, c_list_name, call, proto
 from .names import guard_name
-from .schema import ArrayType, BuiltinType, EnumType, StructType, UnionType
+from .schema import BuiltinType, EnumType, StructType
 
 
 class VisitGenerator:

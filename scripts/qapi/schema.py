@@ -7,7 +7,7 @@ documentation, and raises QAPIError at the first problem.
 
 from .names import (ENUM_PREFIX_RE, ENUM_VALUE_RE, MEMBER_NAME_RE,
                     TYPE_NAME_RE, c_name, camel_to_upper, enum_const)
-from .parser import Expression, FreeDoc, parse_schema
+from .parser import FreeDoc, parse_schema
 from .source import QAPIError
 
 
@@ -661,4 +661,4 @@ def _a(t):
 
 
 __all__ = ['Schema', 'BuiltinType', 'EnumType', 'StructType', 'UnionType',
-           'ArrayType', 'Member', 'Branch', 'BUILTINS', 'Expression']
+           'ArrayType', 'Member', 'Branch', 'BUILTINS']

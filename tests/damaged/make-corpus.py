@@ -312,6 +312,13 @@ def cases():
              DEFAULT_FEATURES + [(0, 5, "fancy new feature"),
                                  (0, 63, "top bit feature")])),
              img.set_field("incompatible_features", (1 << 63) | 0x60)))
+    case("fnt-named-order", "v3",
+         "feature table lists bit 63, bit 5, bit 5 again, autoclear 6; "
+         "incompat bits 5,6,63 set",
+         lambda img: (img.ext_replace_data(EXT_FEATURE_TABLE, feature_table_payload(
+             [(0, 63, "top bit feature"), (0, 5, "fancy"), (0, 5, "dup five"),
+              (2, 6, "autoclear six")])),
+             img.set_field("incompatible_features", (1 << 63) | 0x60)))
     case("fnt-named-46", "v3",
          "feature table name of 46 chars (no NUL) for incompat bit 5, bit set",
          lambda img: (img.ext_replace_data(EXT_FEATURE_TABLE, feature_table_payload(
