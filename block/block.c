@@ -140,6 +140,11 @@ static int bdrv_parse_options(QDict *options, const char **fmt,
     for (const QDictEntry *e = qdict_first(options); e;
          e = qdict_next(options, e)) {
         const char *key = qdict_entry_key(e);
+        /* encrypt.*: LUKS keys, not needed to read metadata. */
+        if (*fmt && !strcmp(*fmt, "qcow2") &&
+            g_str_has_prefix(key, "encrypt.")) {
+            continue;
+        }
         if (strcmp(key, "driver") && strcmp(key, "filename") &&
             strcmp(key, "file") && strcmp(key, "file.filename") &&
             strcmp(key, "file.driver")) {
@@ -230,6 +235,40 @@ static BlockDriverState *bdrv_open_format(const char *name,
     return bs;
 }
 
+/*
+ * The name `info` prints for a node opened with options beyond the
+ * driver and the file name: QEMU's "json:{...}" form, format options
+ * flat, the protocol's nested under "file".
+ */
+static char *bdrv_json_filename(QDict *opts, const char *fmt,
+                                const char *file_name)
+{
+    g_autoptr(QDict) top = qdict_new();
+    g_autoptr(GString) json = NULL;
+    QDict *file = qdict_new();
+    bool extra = false;
+
+    for (const QDictEntry *e = qdict_first(opts); e;
+         e = qdict_next(opts, e)) {
+        const char *key = qdict_entry_key(e);
+        if (strcmp(key, "driver") && strcmp(key, "filename") &&
+            strcmp(key, "file") && !g_str_has_prefix(key, "file.")) {
+            qdict_put_obj(top, key, qobject_ref_impl(qdict_entry_value(e)));
+            extra = true;
+        }
+    }
+    if (!extra) {
+        qobject_unref(file);
+        return g_strdup(file_name);
+    }
+    qdict_put_str(top, "driver", fmt);
+    qdict_put_str(file, "driver", "file");
+    qdict_put_str(file, "filename", file_name);
+    qdict_put(top, "file", file);
+    json = qobject_to_json(QOBJECT(top));
+    return g_strdup_printf("json:%s", json->str);
+}
+
 BlockDriverState *bdrv_open(const char *filename, const char *fmt,
                             QDict *options, int flags, Error **errp)
 {
@@ -264,6 +303,11 @@ BlockDriverState *bdrv_open(const char *filename, const char *fmt,
     bs = bdrv_open_format(file_name, file_name, fmt, flags, errp);
     if (!bs) {
         return NULL;
+    }
+    if (opts) {
+        g_free(bs->filename);
+        bs->filename = bdrv_json_filename(opts, bs->drv->format_name,
+                                          file_name);
     }
     if (!(flags & BDRV_O_NO_BACKING) && bs->backing_file &&
         bdrv_open_backing(bs, flags, errp) < 0) {

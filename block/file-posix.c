@@ -24,12 +24,20 @@ static int file_open(BlockDriverState *bs, QDict *options, int flags,
         error_setg_errno(errp, err, "Could not open '%s'", bs->filename);
         return -err;
     }
-    if (fstat(s->fd, &st) < 0 || S_ISDIR(st.st_mode)) {
-        int err = S_ISDIR(st.st_mode) ? EISDIR : errno;
+    if (fstat(s->fd, &st) < 0) {
+        int err = errno;
         error_setg_errno(errp, err, "Could not open '%s'", bs->filename);
         close(s->fd);
         s->fd = -1;
         return -err;
+    }
+    if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode) &&
+        !S_ISCHR(st.st_mode)) {
+        error_setg(errp, "'file' driver requires '%s' to be a regular file",
+                   bs->filename);
+        close(s->fd);
+        s->fd = -1;
+        return -EINVAL;
     }
     return 0;
 }

@@ -15,6 +15,7 @@ import os
 import subprocess
 import sys
 
+sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from corrupt import (Qcow2File, feature_table_payload, bitmaps_payload,  # noqa: E402
                      EXT_BACKING_FORMAT, EXT_FEATURE_TABLE, EXT_BITMAPS,

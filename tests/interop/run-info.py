@@ -75,7 +75,9 @@ def filter_version_help(text):
       drop it (our tool may print its own or none at all);
     - the "Supported formats:" line, because our tool only lists the formats
       it actually supports (qcow2, raw, file, ...) while the reference lists
-      every block driver QEMU was built with.
+      every block driver QEMU was built with;
+    - the copyright line right after the version line: ours names its own
+      authors, not QEMU's.
     Everything else must be identical.
     """
     lines = text.split('\n')
@@ -83,6 +85,8 @@ def filter_version_help(text):
         m = VERSION_RE.match(lines[0])
         if m:
             lines[0] = m.group(1) + ' (PACKAGE)'
+            if len(lines) > 1 and lines[1].startswith('Copyright (c) '):
+                lines[1] = 'Copyright (c) (FILTERED)'
     lines = ['Supported formats: (FILTERED)'
              if l.startswith('Supported formats:') else l for l in lines]
     return '\n'.join(lines)
