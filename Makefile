@@ -43,7 +43,7 @@ check:
 	@scripts/run-checks.sh $(BUILD) $(BUILD_SAN)
 
 docs: build
-	cp $(BUILD)/qapi-reference.md docs/qapi-reference.md
+	cp $(BUILD)/qapi-reference.md $(BUILD)/qapi-introspect.json docs/
 
 clean:
 	-ninja -C $(BUILD) clean

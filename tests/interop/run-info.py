@@ -423,7 +423,8 @@ def main(argv):
         changed = sorted(k for k in set(before) | set(after)
                          if before.get(k) != after.get(k))
         print('FAIL corpus-unchanged: %s' % ', '.join(changed))
-        for k in changed: print(k, before.get(k), after.get(k))
+        for k in changed:
+            print('  %s: before %s, after %s' % (k, before.get(k), after.get(k)))
     else:
         passed += 1
         if verbose:
