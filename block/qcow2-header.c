@@ -306,3 +306,29 @@ char *qcow2_unknown_features_str(const BDRVQcow2State *s, uint64_t mask)
     }
     return g_string_free(str, FALSE);
 }
+
+/*
+ * A tolerant pass that only looks for the feature name table, so that
+ * unknown incompatible features can be named even when another
+ * extension is damaged (7.2 names them in that case too).
+ */
+void qcow2_scan_feature_table(BDRVQcow2State *s, const uint8_t *buf,
+                              uint64_t start, uint64_t end)
+{
+    uint64_t offset = start;
+
+    while (offset < end && end - offset >= QCOW2_EXT_HEADER_SIZE) {
+        uint32_t magic = ldl_be_p(buf + offset);
+        uint32_t len = ldl_be_p(buf + offset + 4);
+
+        offset += QCOW2_EXT_HEADER_SIZE;
+        if (magic == QCOW2_EXT_MAGIC_END || len > end - offset) {
+            return;
+        }
+        if (magic == QCOW2_EXT_MAGIC_FEATURE_TABLE) {
+            parse_feature_table(s, buf + offset, len);
+            return;
+        }
+        offset += QEMU_ALIGN_UP((uint64_t)len, 8);
+    }
+}

@@ -305,35 +305,6 @@ static int qcow2_read_first_cluster(BlockDriverState *bs, uint8_t **bufp,
     return bdrv_file_pread(bs->file, 0, s->cluster_size, *bufp, errp);
 }
 
-/*
- * A first, tolerant pass over the extensions that only looks for the
- * feature name table, so that unknown incompatible features can be
- * named even when another extension is damaged (7.2 does the same).
- */
-static void qcow2_read_feature_names(BDRVQcow2State *s, const uint8_t *buf,
-                                     uint64_t end)
-{
-    uint64_t offset = s->header_length;
-
-    while (offset < end && end - offset >= QCOW2_EXT_HEADER_SIZE) {
-        uint32_t magic = ldl_be_p(buf + offset);
-        uint32_t len = ldl_be_p(buf + offset + 4);
-
-        offset += QCOW2_EXT_HEADER_SIZE;
-        if (magic == QCOW2_EXT_MAGIC_END || len > end - offset) {
-            return;
-        }
-        if (magic == QCOW2_EXT_MAGIC_FEATURE_TABLE) {
-            qcow2_parse_extensions(s, buf, end, offset - QCOW2_EXT_HEADER_SIZE,
-                                   offset + QEMU_ALIGN_UP((uint64_t)len, 8) >
-                                   end ? end : offset +
-                                   QEMU_ALIGN_UP((uint64_t)len, 8), NULL);
-            return;
-        }
-        offset += QEMU_ALIGN_UP((uint64_t)len, 8);
-    }
-}
-
 /* Checks in qemu-img 7.2's order, so a damaged image gets its message. */
 static int qcow2_open(BlockDriverState *bs, QDict *options, int flags,
                       Error **errp)
@@ -353,7 +324,7 @@ static int qcow2_open(BlockDriverState *bs, QDict *options, int flags,
         return ret;
     }
     if (s->incompatible_features & ~QCOW2_INCOMPAT_MASK) {
-        qcow2_read_feature_names(s, buf, ext_end);
+        qcow2_scan_feature_table(s, buf, s->header_length, ext_end);
     }
     if ((ret = qcow2_check_features(bs, flags, errp)) < 0 ||
         (ret = qcow2_compute_geometry(s, errp)) < 0 ||

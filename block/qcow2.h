@@ -277,6 +277,8 @@ int qcow2_parse_header(BDRVQcow2State *s, const uint8_t *buf, size_t len,
 int qcow2_parse_extensions(BDRVQcow2State *s, const uint8_t *buf,
                            size_t len, uint64_t start, uint64_t end,
                            Error **errp);
+void qcow2_scan_feature_table(BDRVQcow2State *s, const uint8_t *buf,
+                              uint64_t start, uint64_t end);
 void qcow2_free_header(BDRVQcow2State *s);
 /* "Unsupported IMGFMT feature(s): ..." for unknown incompatible bits. */
 char *qcow2_unknown_features_str(const BDRVQcow2State *s, uint64_t mask);
