@@ -64,11 +64,14 @@ suite() {
 logdir=$(mktemp -d)
 meson_suite "unit tests" "$build" "$logdir/unit"
 meson_suite "unit tests (ASan+UBSan)" "$build_san" "$logdir/unit-san"
-suite "iotests" "$top/tests/qemu-iotests/check" -qcow2
-suite "iotests against qemu-img 7.2 (--reference)" \
-    "$top/tests/qemu-iotests/check" -qcow2 --reference
+for fmt in qcow2 raw; do
+    suite "iotests -$fmt" env QEMU_IMG_PROG="$build/qemu-img" \
+        "$top/tests/qemu-iotests/check" -$fmt
+    suite "iotests -$fmt against qemu-img 7.2 (--reference)" \
+        "$top/tests/qemu-iotests/check" -$fmt --reference
+done
 suite "interop: info vs qemu-img 7.2" \
-    env QEMU_IMG="$build/qemu-img" "$top/tests/interop/run-info.sh"
+    env QEMU_IMG="$build/qemu-img" "$top/tests/interop/run-info.py"
 suite "damaged headers" \
     env QEMU_IMG="$build/qemu-img" "$top/tests/damaged/run.sh"
 suite "damaged headers (ASan+UBSan)" \
