@@ -72,6 +72,9 @@ for fmt in qcow2 raw; do
 done
 suite "interop: info vs qemu-img 7.2" \
     env QEMU_IMG="$build/qemu-img" "$top/tests/interop/run-info.py"
+suite "interop: info vs qemu-img 7.2 (ASan+UBSan)" \
+    env QEMU_IMG="$build_san/qemu-img" ASAN_OPTIONS=detect_leaks=1 \
+    UBSAN_OPTIONS=halt_on_error=1 "$top/tests/interop/run-info.py"
 suite "damaged headers" \
     env QEMU_IMG="$build/qemu-img" "$top/tests/damaged/run.sh"
 suite "damaged headers (ASan+UBSan)" \
