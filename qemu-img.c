@@ -14,12 +14,13 @@
 void G_GNUC_NORETURN G_GNUC_PRINTF(1, 2) error_exit(const char *fmt, ...)
 {
     va_list ap;
-    g_autofree char *msg = NULL;
+    char *msg;
 
     va_start(ap, fmt);
     msg = g_strdup_vprintf(fmt, ap);
     va_end(ap);
     error_report("%s", msg);
+    g_free(msg);    /* exit() runs no g_autofree cleanups */
     fprintf(stderr, "Try '%s --help' for more information\n",
             error_get_progname());
     exit(EXIT_FAILURE);
