@@ -18,7 +18,7 @@ static ImageInfo *info_one(bool image_opts, const char *filename,
     if (force_share) {
         flags |= BDRV_O_FORCE_SHARE;
     }
-    bs = img_open(image_opts, filename, fmt, flags, false);
+    bs = img_open(image_opts, filename, fmt, flags);
     if (!bs) {
         return NULL;
     }

@@ -105,7 +105,7 @@ QDict *img_parse_image_opts(const char *str, Error **errp)
 }
 
 BlockDriverState *img_open(bool image_opts, const char *filename,
-                           const char *fmt, int flags, bool quiet)
+                           const char *fmt, int flags)
 {
     Error *local_err = NULL;
     BlockDriverState *bs;

@@ -43,7 +43,7 @@ int img_getopt(int argc, char **argv, const char *shortopts,
 int img_parse_output_format(const char *arg, OutputFormat *fmt);
 QDict *img_parse_image_opts(const char *str, Error **errp);
 BlockDriverState *img_open(bool image_opts, const char *filename,
-                           const char *fmt, int flags, bool quiet);
+                           const char *fmt, int flags);
 int img_add_object(const char *optarg);
 void img_print_json(const QObject *obj);
 

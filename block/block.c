@@ -197,8 +197,7 @@ static QDict *bdrv_parse_json_filename(const char *filename, Error **errp)
     return flat;
 }
 
-static BlockDriverState *bdrv_open_format(const char *name,
-                                          const char *filename,
+static BlockDriverState *bdrv_open_format(const char *filename,
                                           const char *fmt, int flags,
                                           Error **errp)
 {
@@ -226,7 +225,7 @@ static BlockDriverState *bdrv_open_format(const char *name,
     if (drv->is_protocol) {
         return file;
     }
-    bs = bdrv_new(drv, name, flags);
+    bs = bdrv_new(drv, filename, flags);
     bs->file = file;
     if (drv->open(bs, NULL, flags, errp) < 0) {
         bdrv_unref(bs);
@@ -300,7 +299,7 @@ BlockDriverState *bdrv_open(const char *filename, const char *fmt,
         error_setg(errp, "File name too long");
         return NULL;
     }
-    bs = bdrv_open_format(file_name, file_name, fmt, flags, errp);
+    bs = bdrv_open_format(file_name, fmt, flags, errp);
     if (!bs) {
         return NULL;
     }
@@ -334,7 +333,7 @@ int bdrv_open_backing(BlockDriverState *bs, int flags, Error **errp)
         return -EINVAL;
     }
     /* A backing file is only read, whatever the overlay's mode. */
-    backing = bdrv_open_format(name, name, bs->backing_format,
+    backing = bdrv_open_format(name, bs->backing_format,
                                flags & ~BDRV_O_RDWR, &local_err);
     if (!backing) {
         error_propagate(errp, local_err);
