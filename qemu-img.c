@@ -178,7 +178,7 @@ static const ImgCmd img_cmds[] = {
       "bitmap (--merge SOURCE | --add | --remove | --clear | --enable | "
       "--disable)... [-b source_file [-F source_fmt]] [-g granularity] "
       "[--object objectdef] [--image-opts | -f fmt] filename bitmap" },
-    { "check", img_unimplemented,
+    { "check", img_check,
       "check [--object objectdef] [--image-opts] [-q] [-f fmt] "
       "[--output=ofmt] [-r [leaks | all]] [-T src_cache] [-U] filename" },
     { "commit", img_unimplemented,

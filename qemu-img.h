@@ -49,5 +49,6 @@ void img_print_json(const QObject *obj);
 
 /* Subcommands, one file each. */
 int img_info(int argc, char **argv);
+int img_check(int argc, char **argv);
 
 #endif

@@ -299,6 +299,9 @@ BlockDriverState *bdrv_open(const char *filename, const char *fmt,
         error_setg(errp, "File name too long");
         return NULL;
     }
+    if (opts && qdict_haskey(opts, "encrypt.key-secret")) {
+        flags |= BDRV_O_HAS_KEY;
+    }
     bs = bdrv_open_format(file_name, fmt, flags, errp);
     if (!bs) {
         return NULL;
@@ -391,4 +394,14 @@ int bdrv_pread(BlockDriverState *bs, int64_t offset, int64_t bytes,
         return bs->drv->co_preadv(bs, offset, avail, buf, errp);
     }
     return bdrv_file_pread(bs, offset, avail, buf, errp);
+}
+
+int bdrv_check(BlockDriverState *bs, BdrvCheckResult *res, int fix,
+               Error **errp)
+{
+    memset(res, 0, sizeof(*res));
+    if (!bs->drv->check) {
+        return -ENOTSUP;
+    }
+    return bs->drv->check(bs, res, fix, errp);
 }

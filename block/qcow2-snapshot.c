@@ -113,6 +113,7 @@ int qcow2_read_snapshots(BlockDriverState *bs, Error **errp)
             return ret;
         }
     }
+    s->snapshots_size = pos;
     return 0;
 }
 

@@ -345,6 +345,12 @@ static int qcow2_open(BlockDriverState *bs, QDict *options, int flags,
         }
     }
     bs->encrypted = s->crypt_method != QCOW_CRYPT_NONE;
+    if (bs->encrypted && !(flags & (BDRV_O_NO_IO | BDRV_O_HAS_KEY))) {
+        /* 7.2 unlocks the key for any open that may do I/O. */
+        error_setg(errp, "Parameter 'encrypt.key-secret' is required for "
+                   "cipher");
+        return -EINVAL;
+    }
     if (bs->encrypted) {
         /* Decoded now so that a bad LUKS header fails the open. */
         s->crypto_info = qcow2_crypto_info(bs, errp);
@@ -460,4 +466,5 @@ const BlockDriver bdrv_qcow2 = {
     .get_info = qcow2_get_info,
     .snapshot_list = qcow2_snapshot_list,
     .get_specific_info = qcow2_get_specific_info,
+    .check = qcow2_check,
 };

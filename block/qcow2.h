@@ -210,6 +210,7 @@ typedef struct BDRVQcow2State {
     /* Tables. */
     uint64_t *l1_table;         /* host byte order */
     Qcow2Snapshot *snapshots;
+    uint64_t snapshots_size;    /* bytes of the snapshot table */
     Qcow2Bitmap *bitmaps;       /* nb_bitmaps entries, when loaded */
     bool bitmaps_loaded;
 
@@ -294,6 +295,10 @@ int qcow2_read_bitmap_directory(BlockDriverState *bs, Error **errp);
 void qcow2_free_bitmaps(BDRVQcow2State *s);
 Qcow2BitmapInfoList *qcow2_get_bitmap_info_list(BlockDriverState *bs,
                                                 Error **errp);
+
+/* Consistency check (qcow2-refcount.c) */
+int qcow2_check(BlockDriverState *bs, BdrvCheckResult *res, int fix,
+                Error **errp);
 
 /* Guest reads (qcow2-cluster.c) */
 int qcow2_co_preadv(BlockDriverState *bs, int64_t offset, int64_t bytes,

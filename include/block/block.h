@@ -17,6 +17,7 @@ typedef struct BlockDriverState BlockDriverState;
 #define BDRV_O_NO_IO        0x0200  /* metadata only: info, no guest I/O */
 #define BDRV_O_CHECK        0x0400  /* opened by qemu-img check */
 #define BDRV_O_FORCE_SHARE  0x0800  /* -U: do not take image locks */
+#define BDRV_O_HAS_KEY      0x1000  /* an encryption key was named */
 
 /*
  * Open @filename (or a "json:{...}" name) with @options (may be NULL;
@@ -41,6 +42,38 @@ int64_t bdrv_getlength(BlockDriverState *bs);
  */
 int bdrv_pread(BlockDriverState *bs, int64_t offset, int64_t bytes,
                void *buf, Error **errp);
+
+/* What a consistency check found (and, later, fixed). */
+typedef struct BlockFragInfo {
+    uint64_t allocated_clusters;
+    uint64_t total_clusters;
+    uint64_t fragmented_clusters;
+    uint64_t compressed_clusters;
+} BlockFragInfo;
+
+typedef struct BdrvCheckResult {
+    int64_t corruptions;
+    int64_t leaks;
+    int64_t check_errors;
+    int64_t corruptions_fixed;
+    int64_t leaks_fixed;
+    int64_t image_end_offset;
+    BlockFragInfo bfi;
+} BdrvCheckResult;
+
+typedef enum BdrvCheckMode {
+    BDRV_FIX_LEAKS = 1,
+    BDRV_FIX_ERRORS = 2,
+} BdrvCheckMode;
+
+/*
+ * Checks the image's metadata.  Findings are printed on stderr as
+ * qemu-img 7.2 prints them and counted in @res.  Returns -ENOTSUP for
+ * formats without a check, another negative errno when the check could
+ * not complete.
+ */
+int bdrv_check(BlockDriverState *bs, BdrvCheckResult *res, int fix,
+               Error **errp);
 
 /* Everything `qemu-img info` prints about one image. */
 ImageInfo *bdrv_query_image_info(BlockDriverState *bs, Error **errp);

@@ -39,6 +39,8 @@ struct BlockDriver {
                          Error **errp);
     ImageInfoSpecific *(*get_specific_info)(BlockDriverState *bs,
                                             Error **errp);
+    int (*check)(BlockDriverState *bs, BdrvCheckResult *res, int fix,
+                 Error **errp);
 };
 
 struct BlockDriverState {

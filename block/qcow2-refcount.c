@@ -1,0 +1,636 @@
+/*
+ * qcow2 refcounts and the consistency check: one walk over every
+ * metadata structure builds the reference counts the image should have
+ * (the "IMRT"), which are then compared with the refcounts on disk.
+ *
+ * Findings are printed on stderr with qemu-img 7.2's words, through
+ * check_report() only.  Repair (-r) is not implemented yet.
+ */
+#include "qemu/bswap.h"
+#include "block/qcow2.h"
+
+typedef struct Qcow2CheckState {
+    BlockDriverState *bs;
+    BDRVQcow2State *s;
+    BdrvCheckResult *res;
+    uint64_t nb_clusters;       /* host clusters in the file */
+    uint16_t *imrt;             /* saturating reference counts */
+    uint64_t refcount_max;
+    uint64_t *reftable;         /* host byte order */
+    uint64_t reftable_entries;
+    uint8_t *refblock;          /* one cached refcount block */
+    uint64_t refblock_offset;
+    uint8_t *l2;                /* one L2 table */
+} Qcow2CheckState;
+
+enum {
+    CHECK_FRAG_INFO = 1,        /* count allocation and fragmentation */
+};
+
+static void G_GNUC_PRINTF(1, 2) check_report(const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+}
+
+/* Adds one reference to every cluster of [offset, offset + size). */
+static void inc_refcounts(Qcow2CheckState *c, uint64_t offset, uint64_t size)
+{
+    BDRVQcow2State *s = c->s;
+    uint64_t file_len = (uint64_t)s->file_size;
+    uint64_t first, last;
+
+    if (size == 0) {
+        return;
+    }
+    /* Regions starting a cluster or more past the end are not counted. */
+    if (offset > INT64_MAX - size ||
+        (offset + size > file_len &&
+         offset + size - file_len >= s->cluster_size)) {
+        check_report("ERROR: counting reference for region exceeding the "
+                     "end of the file by one cluster or more: offset 0x%"
+                     PRIx64 " size 0x%" PRIx64 "\n", offset, size);
+        c->res->corruptions++;
+        return;
+    }
+    first = offset >> s->cluster_bits;
+    last = (offset + size - 1) >> s->cluster_bits;
+    for (uint64_t k = first; k <= last && k < c->nb_clusters; k++) {
+        if (c->imrt[k] == UINT16_MAX || c->imrt[k] >= c->refcount_max) {
+            check_report("ERROR: overflow cluster offset=0x%" PRIx64 "\n",
+                         k << s->cluster_bits);
+            check_report("Use qemu-img amend to increase the refcount entry "
+                         "width or qemu-img convert to create a clean copy if "
+                         "the image cannot be opened for writing\n");
+            c->res->corruptions++;
+            continue;
+        }
+        c->imrt[k]++;
+    }
+}
+
+/* Refcount entry @index of a refcount block, any width. */
+static uint64_t refblock_entry(const BDRVQcow2State *s, const uint8_t *blk,
+                               uint64_t index)
+{
+    uint32_t bits = s->refcount_bits;
+
+    switch (bits) {
+    case 8:
+        return blk[index];
+    case 16:
+        return lduw_be_p(blk + index * 2);
+    case 32:
+        return ldl_be_p(blk + index * 4);
+    case 64:
+        return ldq_be_p(blk + index * 8);
+    default:
+        /* Sub-byte widths count from the least significant bit. */
+        return (blk[index * bits / 8] >> (index * bits % 8)) &
+               ((1u << bits) - 1);
+    }
+}
+
+static int get_refcount(Qcow2CheckState *c, uint64_t cluster,
+                        uint64_t *refcount, Error **errp)
+{
+    BDRVQcow2State *s = c->s;
+    uint64_t per_block = s->cluster_size * 8 / s->refcount_bits;
+    uint64_t rt_index = cluster / per_block;
+    uint64_t offset;
+    int ret;
+
+    *refcount = 0;
+    if (rt_index >= c->reftable_entries) {
+        return 0;
+    }
+    offset = c->reftable[rt_index] & REFT_OFFSET_MASK;
+    if (!offset) {
+        return 0;
+    }
+    if (offset != c->refblock_offset) {
+        if (offset_into_cluster(s, offset)) {
+            error_setg(errp, "Refblock offset %#" PRIx64 " unaligned "
+                       "(reftable index: %#" PRIx64 ")", offset, rt_index);
+            return -EIO;
+        }
+        ret = bdrv_file_pread(c->bs->file, offset, s->cluster_size,
+                              c->refblock, errp);
+        if (ret < 0) {
+            return ret;
+        }
+        c->refblock_offset = offset;
+    }
+    *refcount = refblock_entry(s, c->refblock, cluster % per_block);
+    return 0;
+}
+
+typedef enum Qcow2ClusterType {
+    QCOW2_CLUSTER_UNALLOCATED,
+    QCOW2_CLUSTER_ZERO_PLAIN,
+    QCOW2_CLUSTER_ZERO_ALLOC,
+    QCOW2_CLUSTER_NORMAL,
+    QCOW2_CLUSTER_COMPRESSED,
+} Qcow2ClusterType;
+
+static Qcow2ClusterType cluster_type(const BDRVQcow2State *s, uint64_t e)
+{
+    if (e & QCOW_OFLAG_COMPRESSED) {
+        return QCOW2_CLUSTER_COMPRESSED;
+    }
+    if ((e & QCOW_OFLAG_ZERO) && !has_subclusters(s)) {
+        return (e & L2E_OFFSET_MASK) ? QCOW2_CLUSTER_ZERO_ALLOC
+                                     : QCOW2_CLUSTER_ZERO_PLAIN;
+    }
+    if (!(e & L2E_OFFSET_MASK)) {
+        return (has_data_file(s) && (e & QCOW_OFLAG_COPIED))
+               ? QCOW2_CLUSTER_NORMAL : QCOW2_CLUSTER_UNALLOCATED;
+    }
+    return QCOW2_CLUSTER_NORMAL;
+}
+
+static void check_compressed(Qcow2CheckState *c, uint64_t e, uint64_t bitmap,
+                             int flags)
+{
+    BDRVQcow2State *s = c->s;
+    uint64_t coffset = e & s->cluster_offset_mask;
+    uint64_t nb_csectors = ((e >> s->csize_shift) & s->csize_mask) + 1;
+
+    if (e & QCOW_OFLAG_COPIED) {
+        check_report("ERROR: coffset=0x%" PRIx64 ": copied flag must never "
+                     "be set for compressed clusters\n", coffset);
+        e &= ~QCOW_OFLAG_COPIED;
+        c->res->corruptions++;
+    }
+    if (has_data_file(s)) {
+        check_report("ERROR compressed cluster %" PRIu64 " with data file, "
+                     "entry=0x%" PRIx64 "\n", coffset >> s->cluster_bits, e);
+        c->res->corruptions++;
+        return;
+    }
+    if (bitmap) {
+        check_report("ERROR compressed cluster %" PRIu64 " with non-zero "
+                     "subcluster allocation bitmap, entry=0x%" PRIx64 "\n",
+                     coffset >> s->cluster_bits, e);
+        c->res->corruptions++;
+        return;
+    }
+    inc_refcounts(c, coffset & ~(uint64_t)(QCOW2_COMPRESSED_SECTOR_SIZE - 1),
+                  nb_csectors * QCOW2_COMPRESSED_SECTOR_SIZE);
+    if (flags & CHECK_FRAG_INFO) {
+        c->res->bfi.allocated_clusters++;
+        c->res->bfi.compressed_clusters++;
+        /* Compressed clusters always count as fragmented. */
+        c->res->bfi.fragmented_clusters++;
+    }
+}
+
+static void check_allocated(Qcow2CheckState *c, uint64_t e, uint64_t bitmap,
+                            Qcow2ClusterType type, int flags,
+                            uint64_t *next_contiguous)
+{
+    BDRVQcow2State *s = c->s;
+    uint64_t offset = e & L2E_OFFSET_MASK;
+
+    if (has_subclusters(s) && ((bitmap >> 32) & bitmap)) {
+        check_report("ERROR offset=%" PRIx64 ": Allocated cluster has "
+                     "corrupted subcluster allocation bitmap\n", offset);
+        c->res->corruptions++;
+    }
+    if (offset_into_cluster(s, offset)) {
+        bool no_data = type == QCOW2_CLUSTER_ZERO_ALLOC ||
+                       (has_subclusters(s) && !(bitmap & 0xffffffffu));
+        if (no_data) {
+            check_report("ERROR offset=%" PRIx64 ": Preallocated cluster is "
+                         "not properly aligned; L2 entry corrupted.\n",
+                         offset);
+        } else {
+            check_report("ERROR offset=%" PRIx64 ": Data cluster is not "
+                         "properly aligned; L2 entry corrupted.\n", offset);
+        }
+        c->res->corruptions++;
+    }
+    if (flags & CHECK_FRAG_INFO) {
+        c->res->bfi.allocated_clusters++;
+        if (*next_contiguous && offset != *next_contiguous) {
+            c->res->bfi.fragmented_clusters++;
+        }
+        *next_contiguous = offset + s->cluster_size;
+    }
+    if (!has_data_file(s)) {
+        inc_refcounts(c, offset, s->cluster_size);
+    }
+}
+
+static int check_refcounts_l2(Qcow2CheckState *c, uint64_t l2_offset,
+                              int flags, Error **errp)
+{
+    BDRVQcow2State *s = c->s;
+    uint64_t next_contiguous = 0;
+    int ret;
+
+    ret = bdrv_file_pread(c->bs->file, l2_offset,
+                          s->l2_size * s->l2_entry_size, c->l2, errp);
+    if (ret < 0) {
+        return ret;
+    }
+    for (uint64_t i = 0; i < s->l2_size; i++) {
+        const uint8_t *p = c->l2 + i * s->l2_entry_size;
+        uint64_t e = ldq_be_p(p);
+        uint64_t bitmap = has_subclusters(s) ? ldq_be_p(p + 8) : 0;
+        Qcow2ClusterType type = cluster_type(s, e);
+
+        if (type != QCOW2_CLUSTER_COMPRESSED &&
+            (e & L2E_STD_RESERVED_MASK)) {
+            check_report("ERROR found l2 entry with reserved bits set: %"
+                         PRIx64 "\n", e);
+            c->res->corruptions++;
+        }
+        switch (type) {
+        case QCOW2_CLUSTER_COMPRESSED:
+            check_compressed(c, e, bitmap, flags);
+            break;
+        case QCOW2_CLUSTER_ZERO_ALLOC:
+        case QCOW2_CLUSTER_NORMAL:
+            check_allocated(c, e, bitmap, type, flags, &next_contiguous);
+            break;
+        case QCOW2_CLUSTER_ZERO_PLAIN:
+            break;
+        case QCOW2_CLUSTER_UNALLOCATED:
+            if (has_subclusters(s) && (bitmap & 0xffffffffu)) {
+                check_report("ERROR: Unallocated cluster has non-zero "
+                             "subcluster allocation map\n");
+                c->res->corruptions++;
+            }
+            break;
+        }
+    }
+    return 0;
+}
+
+static int check_refcounts_l1(Qcow2CheckState *c, uint64_t l1_offset,
+                              uint32_t l1_size, int flags, Error **errp)
+{
+    BDRVQcow2State *s = c->s;
+    g_autofree uint8_t *raw = NULL;
+    uint64_t bytes = (uint64_t)l1_size * L1E_SIZE;
+    int ret;
+
+    inc_refcounts(c, l1_offset, bytes);
+    if (!l1_size) {
+        return 0;
+    }
+    /* l1_size <= QCOW_MAX_L1_SIZE / 8: checked by the callers. */
+    raw = g_malloc(bytes);
+    ret = bdrv_file_pread(c->bs->file, l1_offset, bytes, raw, errp);
+    if (ret < 0) {
+        return ret;
+    }
+    for (uint32_t i = 0; i < l1_size; i++) {
+        uint64_t e = ldq_be_p(raw + (size_t)i * L1E_SIZE);
+        uint64_t l2_offset = e & L1E_OFFSET_MASK;
+
+        if (!e) {
+            continue;
+        }
+        if (e & L1E_RESERVED_MASK) {
+            check_report("ERROR found L1 entry with reserved bits set: %"
+                         PRIx64 "\n", e);
+            c->res->corruptions++;
+        }
+        inc_refcounts(c, l2_offset, s->cluster_size);
+        if (offset_into_cluster(s, l2_offset)) {
+            check_report("ERROR l2_offset=%" PRIx64 ": Table is not cluster "
+                         "aligned; L1 entry corrupted\n", l2_offset);
+            c->res->corruptions++;
+            continue;
+        }
+        ret = check_refcounts_l2(c, l2_offset, flags, errp);
+        if (ret < 0) {
+            return ret;
+        }
+    }
+    return 0;
+}
+
+static int check_snapshots(Qcow2CheckState *c, Error **errp)
+{
+    BDRVQcow2State *s = c->s;
+
+    if (has_data_file(s) && s->nb_snapshots) {
+        check_report("ERROR %" PRIu32 " snapshots in image with data file\n",
+                     s->nb_snapshots);
+        c->res->corruptions++;
+    }
+    for (uint32_t i = 0; s->snapshots && i < s->nb_snapshots; i++) {
+        const Qcow2Snapshot *sn = &s->snapshots[i];
+        int ret;
+
+        if (offset_into_cluster(s, sn->l1_table_offset)) {
+            check_report("ERROR snapshot %s (%s) l1_offset=%#" PRIx64 ": L1 "
+                         "table is not cluster aligned; snapshot table entry "
+                         "corrupted\n", sn->id_str, sn->name,
+                         sn->l1_table_offset);
+            c->res->corruptions++;
+            continue;
+        }
+        if (sn->l1_size > QCOW_MAX_L1_SIZE / L1E_SIZE) {
+            check_report("ERROR snapshot %s (%s) l1_size=%#" PRIx32 ": L1 "
+                         "table is too large; snapshot table entry "
+                         "corrupted\n", sn->id_str, sn->name, sn->l1_size);
+            c->res->corruptions++;
+            continue;
+        }
+        ret = check_refcounts_l1(c, sn->l1_table_offset, sn->l1_size, 0,
+                                 errp);
+        if (ret < 0) {
+            return ret;
+        }
+    }
+    inc_refcounts(c, s->snapshots_offset, s->snapshots_size);
+    return 0;
+}
+
+/* Bitmap table entry rules of the spec; QEMU's reserved mask. */
+#define BME_TABLE_ENTRY_RESERVED_MASK 0xff000000000001feull
+#define BME_TABLE_ENTRY_OFFSET_MASK   0x00fffffffffffe00ull
+#define BME_TABLE_ENTRY_FLAG_ALL_ONES 1ull
+
+static int check_bitmaps(Qcow2CheckState *c, Error **errp)
+{
+    BDRVQcow2State *s = c->s;
+
+    if (!s->has_bitmaps_ext) {
+        return 0;
+    }
+    inc_refcounts(c, s->bitmap_directory_offset, s->bitmap_directory_size);
+    for (uint32_t i = 0; s->bitmaps_loaded && i < s->nb_bitmaps; i++) {
+        const Qcow2Bitmap *bm = &s->bitmaps[i];
+        uint64_t bytes = (uint64_t)bm->table_size * 8;
+        g_autofree uint8_t *table = NULL;
+
+        inc_refcounts(c, bm->table_offset, bytes);
+        /* table_size <= BME_MAX_TABLE_SIZE: 1 GiB at most, bounded. */
+        table = g_try_malloc(bytes);
+        if (!table || bdrv_file_pread(c->bs->file, bm->table_offset, bytes,
+                                      table, NULL) < 0) {
+            c->res->corruptions++;
+            continue;
+        }
+        for (uint32_t j = 0; j < bm->table_size; j++) {
+            uint64_t e = ldq_be_p(table + (size_t)j * 8);
+            uint64_t off = e & BME_TABLE_ENTRY_OFFSET_MASK;
+
+            if ((e & BME_TABLE_ENTRY_RESERVED_MASK) ||
+                (off && (e & BME_TABLE_ENTRY_FLAG_ALL_ONES)) ||
+                offset_into_cluster(s, off)) {
+                c->res->corruptions++;
+                continue;
+            }
+            if (off) {
+                inc_refcounts(c, off, s->cluster_size);
+            }
+        }
+    }
+    return 0;
+}
+
+static void check_refblocks(Qcow2CheckState *c)
+{
+    BDRVQcow2State *s = c->s;
+
+    for (uint64_t i = 0; i < c->reftable_entries; i++) {
+        uint64_t offset = c->reftable[i] & REFT_OFFSET_MASK;
+        uint64_t cluster = offset >> s->cluster_bits;
+
+        if (c->reftable[i] & REFT_RESERVED_MASK) {
+            check_report("ERROR refcount table entry %" PRIu64 " has "
+                         "reserved bits set\n", i);
+            c->res->corruptions++;
+            continue;
+        }
+        if (!offset) {
+            continue;
+        }
+        if (offset_into_cluster(s, offset)) {
+            check_report("ERROR refcount block %" PRIu64 " is not cluster "
+                         "aligned; refcount table entry corrupted\n", i);
+            c->res->corruptions++;
+            continue;
+        }
+        if (cluster >= c->nb_clusters) {
+            check_report("ERROR refcount block %" PRIu64 " is outside "
+                         "image\n", i);
+            c->res->corruptions++;
+            continue;
+        }
+        inc_refcounts(c, offset, s->cluster_size);
+        if (c->imrt[cluster] != 1) {
+            check_report("ERROR refcount block %" PRIu64 " refcount=%u\n", i,
+                         c->imrt[cluster]);
+            c->res->corruptions++;
+        }
+    }
+}
+
+static int compare_refcounts(Qcow2CheckState *c, uint64_t *highest,
+                             Error **errp)
+{
+    BDRVQcow2State *s = c->s;
+
+    *highest = 0;
+    for (uint64_t i = 0; i < c->nb_clusters; i++) {
+        uint64_t on_disk, expected = c->imrt[i];
+        int ret = get_refcount(c, i, &on_disk, NULL);
+
+        if (ret < 0) {
+            check_report("Can't get refcount for cluster %" PRIu64 ": %s\n",
+                         i, g_strerror(-ret));
+            c->res->check_errors++;
+            continue;
+        }
+        if (on_disk || expected) {
+            *highest = i;
+        }
+        if (on_disk == expected) {
+            continue;
+        }
+        check_report("%s cluster %" PRIu64 " refcount=%" PRIu64
+                     " reference=%" PRIu64 "\n",
+                     on_disk < expected ? "ERROR" : "Leaked", i, on_disk,
+                     expected);
+        if (on_disk < expected) {
+            c->res->corruptions++;
+        } else {
+            c->res->leaks++;
+        }
+    }
+    (void)s;
+    (void)errp;
+    return 0;
+}
+
+static int check_oflag_copied(Qcow2CheckState *c, Error **errp)
+{
+    BDRVQcow2State *s = c->s;
+
+    for (uint32_t i = 0; i < s->l1_size; i++) {
+        uint64_t l1e = s->l1_table[i];
+        uint64_t l2_offset = l1e & L1E_OFFSET_MASK;
+        uint64_t refcount;
+        int ret;
+
+        if (!l2_offset) {
+            continue;
+        }
+        ret = get_refcount(c, l2_offset >> s->cluster_bits, &refcount, errp);
+        if (ret < 0) {
+            return 0;       /* reported by compare_refcounts */
+        }
+        if ((refcount == 1) != ((l1e & QCOW_OFLAG_COPIED) != 0)) {
+            check_report("ERROR OFLAG_COPIED L2 cluster: l1_index=%" PRIu32
+                         " l1_entry=%" PRIx64 " refcount=%" PRIu64 "\n",
+                         i, l1e, refcount);
+            c->res->corruptions++;
+        }
+        if (offset_into_cluster(s, l2_offset)) {
+            continue;
+        }
+        ret = bdrv_file_pread(c->bs->file, l2_offset,
+                              s->l2_size * s->l2_entry_size, c->l2, errp);
+        if (ret < 0) {
+            check_report("ERROR: I/O error in check_oflag_copied\n");
+            c->res->check_errors++;
+            return ret;
+        }
+        for (uint64_t j = 0; j < s->l2_size; j++) {
+            uint64_t e = ldq_be_p(c->l2 + j * s->l2_entry_size);
+            Qcow2ClusterType type = cluster_type(s, e);
+            uint64_t data;
+
+            if (type != QCOW2_CLUSTER_NORMAL &&
+                type != QCOW2_CLUSTER_ZERO_ALLOC) {
+                continue;
+            }
+            data = e & L2E_OFFSET_MASK;
+            if (has_data_file(s)) {
+                refcount = 1;
+            } else if (get_refcount(c, data >> s->cluster_bits, &refcount,
+                                    NULL) < 0) {
+                continue;
+            }
+            if ((refcount == 1) != ((e & QCOW_OFLAG_COPIED) != 0)) {
+                check_report("ERROR OFLAG_COPIED data cluster: l2_entry=%"
+                             PRIx64 " refcount=%" PRIu64 "\n", e, refcount);
+                c->res->corruptions++;
+            }
+        }
+    }
+    return 0;
+}
+
+static int load_reftable(Qcow2CheckState *c, Error **errp)
+{
+    BDRVQcow2State *s = c->s;
+    g_autofree uint8_t *raw = NULL;
+    uint64_t bytes = (uint64_t)s->refcount_table_clusters * s->cluster_size;
+    int ret;
+
+    /* At most QCOW_MAX_REFTABLE_SIZE (8 MiB): checked at open. */
+    c->reftable_entries = bytes / REFTABLE_ENTRY_SIZE;
+    c->reftable = g_new0(uint64_t, c->reftable_entries ? c->reftable_entries
+                                                       : 1);
+    if (!bytes) {
+        return 0;
+    }
+    raw = g_malloc(bytes);
+    ret = bdrv_file_pread(c->bs->file, s->refcount_table_offset, bytes, raw,
+                          errp);
+    if (ret < 0) {
+        return ret;
+    }
+    for (uint64_t i = 0; i < c->reftable_entries; i++) {
+        c->reftable[i] = ldq_be_p(raw + i * REFTABLE_ENTRY_SIZE);
+    }
+    return 0;
+}
+
+static int qcow2_check_walk(Qcow2CheckState *c, Error **errp)
+{
+    BDRVQcow2State *s = c->s;
+    uint64_t highest;
+    int ret;
+
+    inc_refcounts(c, 0, s->cluster_size);
+    ret = check_refcounts_l1(c, s->l1_table_offset, s->l1_size,
+                             CHECK_FRAG_INFO, errp);
+    if (ret < 0) {
+        return ret;
+    }
+    if ((ret = check_snapshots(c, errp)) < 0) {
+        return ret;
+    }
+    inc_refcounts(c, s->refcount_table_offset,
+                  (uint64_t)s->refcount_table_clusters * s->cluster_size);
+    if (s->crypto_header_length) {
+        inc_refcounts(c, s->crypto_header_offset, s->crypto_header_length);
+    }
+    if ((ret = check_bitmaps(c, errp)) < 0) {
+        return ret;
+    }
+    check_refblocks(c);
+    if ((ret = compare_refcounts(c, &highest, errp)) < 0 ||
+        (ret = check_oflag_copied(c, errp)) < 0) {
+        return ret;
+    }
+    c->res->image_end_offset = (int64_t)((highest + 1) << s->cluster_bits);
+    return 0;
+}
+
+int qcow2_check(BlockDriverState *bs, BdrvCheckResult *res, int fix,
+                Error **errp)
+{
+    BDRVQcow2State *s = bs->opaque;
+    Qcow2CheckState c = {
+        .bs = bs,
+        .s = s,
+        .res = res,
+        .refcount_max = s->refcount_bits == 64 ? UINT64_MAX
+                        : (1ull << s->refcount_bits) - 1,
+    };
+    int ret;
+
+    if (fix) {
+        error_setg(errp, "Repairing images (-r) is not implemented yet");
+        return -ENOTSUP;
+    }
+    /* A check-mode open leaves the snapshot table to the check. */
+    if (s->nb_snapshots && !s->snapshots) {
+        ret = qcow2_read_snapshots(bs, errp);
+        if (ret < 0) {
+            res->check_errors++;
+            return ret;
+        }
+    }
+    c.nb_clusters = size_to_clusters(s, (uint64_t)s->file_size);
+    res->bfi.total_clusters = size_to_clusters(s, s->size);
+    /* One 2-byte counter per host cluster, as QEMU uses. */
+    c.imrt = g_try_new0(uint16_t, c.nb_clusters ? c.nb_clusters : 1);
+    c.refblock = g_malloc(s->cluster_size);
+    c.l2 = g_malloc(s->l2_size * s->l2_entry_size);
+    if (!c.imrt) {
+        error_setg(errp, "Cannot allocate the reference count table for %"
+                   PRIu64 " clusters", c.nb_clusters);
+        ret = -ENOMEM;
+    } else if ((ret = load_reftable(&c, errp)) == 0) {
+        ret = qcow2_check_walk(&c, errp);
+    }
+    g_free(c.imrt);
+    g_free(c.refblock);
+    g_free(c.l2);
+    g_free(c.reftable);
+    return ret;
+}

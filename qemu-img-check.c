@@ -1,0 +1,180 @@
+/*
+ * qemu-img check
+ */
+#include "qemu-img.h"
+#include "qapi-visit.h"
+
+/* Exit codes, as qemu-img 7.2 documents them. */
+#define CHECK_EXIT_OK           0
+#define CHECK_EXIT_FAILED       1
+#define CHECK_EXIT_CORRUPTIONS  2
+#define CHECK_EXIT_LEAKS        3
+#define CHECK_EXIT_UNSUPPORTED  63
+
+static ImageCheck *image_check_new(BlockDriverState *bs,
+                                   const BdrvCheckResult *r)
+{
+    ImageCheck *check = g_new0(ImageCheck, 1);
+
+    check->filename = g_strdup(bdrv_get_filename(bs));
+    check->format = g_strdup(bdrv_get_format_name(bs));
+    check->check_errors = r->check_errors;
+    /* Optional counters appear only when non-zero, as in 7.2. */
+#define SET_OPT(member, value) \
+    (check->has_##member = (value) != 0, check->member = (int64_t)(value))
+    SET_OPT(corruptions, r->corruptions);
+    SET_OPT(leaks, r->leaks);
+    SET_OPT(corruptions_fixed, r->corruptions_fixed);
+    SET_OPT(leaks_fixed, r->leaks_fixed);
+    SET_OPT(image_end_offset, r->image_end_offset);
+    SET_OPT(total_clusters, r->bfi.total_clusters);
+    SET_OPT(allocated_clusters, r->bfi.allocated_clusters);
+    SET_OPT(fragmented_clusters, r->bfi.fragmented_clusters);
+    SET_OPT(compressed_clusters, r->bfi.compressed_clusters);
+#undef SET_OPT
+    return check;
+}
+
+static void dump_human_image_check(const ImageCheck *check, bool quiet)
+{
+    if (quiet) {
+        return;
+    }
+    if (!check->corruptions && !check->leaks && !check->check_errors) {
+        printf("No errors were found on the image.\n");
+    } else {
+        if (check->corruptions) {
+            printf("\n%" PRId64 " errors were found on the image.\n"
+                   "Data may be corrupted, or further writes to the image "
+                   "may corrupt it.\n", check->corruptions);
+        }
+        if (check->leaks) {
+            printf("\n%" PRId64 " leaked clusters were found on the image.\n"
+                   "This means waste of disk space, but no harm to data.\n",
+                   check->leaks);
+        }
+        if (check->check_errors) {
+            printf("\n%" PRId64 " internal errors have occurred during the "
+                   "check.\n", check->check_errors);
+        }
+    }
+    if (check->total_clusters != 0 && check->allocated_clusters != 0) {
+        printf("%" PRId64 "/%" PRId64 " = %0.2f%% allocated, %0.2f%% "
+               "fragmented, %0.2f%% compressed clusters\n",
+               check->allocated_clusters, check->total_clusters,
+               check->allocated_clusters * 100.0 / check->total_clusters,
+               check->fragmented_clusters * 100.0 /
+               check->allocated_clusters,
+               check->compressed_clusters * 100.0 /
+               check->allocated_clusters);
+    }
+    if (check->image_end_offset) {
+        printf("Image end offset: %" PRId64 "\n", check->image_end_offset);
+    }
+}
+
+static int check_exit_code(const ImageCheck *check)
+{
+    if (check->corruptions) {
+        return CHECK_EXIT_CORRUPTIONS;
+    }
+    return check->leaks ? CHECK_EXIT_LEAKS : CHECK_EXIT_OK;
+}
+
+int img_check(int argc, char **argv)
+{
+    static const struct option long_options[] = {
+        { "help", no_argument, NULL, 'h' },
+        { "format", required_argument, NULL, 'f' },
+        { "repair", required_argument, NULL, 'r' },
+        { "output", required_argument, NULL, OPTION_OUTPUT },
+        { "object", required_argument, NULL, OPTION_OBJECT },
+        { "image-opts", no_argument, NULL, OPTION_IMAGE_OPTS },
+        { "force-share", no_argument, NULL, 'U' },
+        { NULL, 0, NULL, 0 }
+    };
+    OutputFormat ofmt = OFORMAT_HUMAN;
+    const char *fmt = NULL, *output = NULL;
+    bool image_opts = false, quiet = false;
+    int fix = 0, flags = BDRV_O_CHECK, c, ret;
+    g_autoptr(ImageCheck) check = NULL;
+    BdrvCheckResult result;
+    BlockDriverState *bs;
+    Error *local_err = NULL;
+
+    while ((c = img_getopt(argc, argv, ":hf:r:T:qU", long_options)) != -1) {
+        switch (c) {
+        case 'h':
+            help();
+        case 'f':
+            fmt = optarg;
+            break;
+        case 'r':
+            flags |= BDRV_O_RDWR;
+            if (!strcmp(optarg, "leaks")) {
+                fix = BDRV_FIX_LEAKS;
+            } else if (!strcmp(optarg, "all")) {
+                fix = BDRV_FIX_LEAKS | BDRV_FIX_ERRORS;
+            } else {
+                error_exit("Unknown option value for -r (expecting 'leaks' "
+                           "or 'all'): %s", optarg);
+            }
+            break;
+        case 'T':
+            /* Cache modes do not apply to a synchronous tool. */
+            break;
+        case 'q':
+            quiet = true;
+            break;
+        case 'U':
+            flags |= BDRV_O_FORCE_SHARE;
+            break;
+        case OPTION_OUTPUT:
+            output = optarg;
+            break;
+        case OPTION_OBJECT:
+            if (img_add_object(optarg) < 0) {
+                return CHECK_EXIT_FAILED;
+            }
+            break;
+        case OPTION_IMAGE_OPTS:
+            image_opts = true;
+            break;
+        }
+    }
+    if (optind != argc - 1) {
+        error_exit("Expecting one image file name");
+    }
+    if (output && img_parse_output_format(output, &ofmt) < 0) {
+        return CHECK_EXIT_FAILED;
+    }
+    bs = img_open(image_opts, argv[optind], fmt, flags);
+    if (!bs) {
+        return CHECK_EXIT_FAILED;
+    }
+    ret = bdrv_check(bs, &result, fix, &local_err);
+    if (ret == -ENOTSUP && !local_err) {
+        error_report("This image format does not support checks");
+        bdrv_unref(bs);
+        return CHECK_EXIT_UNSUPPORTED;
+    }
+    if (ret < 0 || result.check_errors) {
+        if (local_err) {
+            error_report("Check failed: %s", error_get_pretty(local_err));
+            error_free(local_err);
+        } else {
+            error_report("Check failed: %s", g_strerror(-ret));
+        }
+        bdrv_unref(bs);
+        return CHECK_EXIT_FAILED;
+    }
+    check = image_check_new(bs, &result);
+    bdrv_unref(bs);
+    if (ofmt == OFORMAT_JSON) {
+        g_autoptr(QObject) obj = qapi_out_ImageCheck(check);
+        img_print_json(obj);
+    } else {
+        dump_human_image_check(check, quiet);
+    }
+    return check_exit_code(check);
+}
