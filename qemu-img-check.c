@@ -158,23 +158,27 @@ int img_check(int argc, char **argv)
         bdrv_unref(bs);
         return CHECK_EXIT_UNSUPPORTED;
     }
+    check = image_check_new(bs, &result);
+    bdrv_unref(bs);
+    /* A completed check is shown even when it had internal errors. */
+    if (ret == 0) {
+        if (ofmt == OFORMAT_JSON) {
+            g_autoptr(QObject) obj = qapi_out_ImageCheck(check);
+            img_print_json(obj);
+        } else {
+            dump_human_image_check(check, quiet);
+        }
+    }
     if (ret < 0 || result.check_errors) {
         if (local_err) {
             error_report("Check failed: %s", error_get_pretty(local_err));
             error_free(local_err);
-        } else {
+        } else if (ret < 0) {
             error_report("Check failed: %s", g_strerror(-ret));
+        } else {
+            error_report("Check failed");
         }
-        bdrv_unref(bs);
         return CHECK_EXIT_FAILED;
-    }
-    check = image_check_new(bs, &result);
-    bdrv_unref(bs);
-    if (ofmt == OFORMAT_JSON) {
-        g_autoptr(QObject) obj = qapi_out_ImageCheck(check);
-        img_print_json(obj);
-    } else {
-        dump_human_image_check(check, quiet);
     }
     return check_exit_code(check);
 }

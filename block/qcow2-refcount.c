@@ -21,6 +21,7 @@ typedef struct Qcow2CheckState {
     uint8_t *refblock;          /* one cached refcount block */
     uint64_t refblock_offset;
     uint8_t *l2;                /* one L2 table */
+    bool corruption_signalled;  /* 7.2 reports the first one only */
 } Qcow2CheckState;
 
 enum {
@@ -113,8 +114,13 @@ static int get_refcount(Qcow2CheckState *c, uint64_t cluster,
     }
     if (offset != c->refblock_offset) {
         if (offset_into_cluster(s, offset)) {
-            error_setg(errp, "Refblock offset %#" PRIx64 " unaligned "
-                       "(reftable index: %#" PRIx64 ")", offset, rt_index);
+            if (!c->corruption_signalled) {
+                check_report("qcow2: Image is corrupt: Refblock offset %#"
+                             PRIx64 " unaligned (reftable index: %#" PRIx64
+                             "); further non-fatal corruption events will "
+                             "be suppressed\n", offset, rt_index);
+                c->corruption_signalled = true;
+            }
             return -EIO;
         }
         ret = bdrv_file_pread(c->bs->file, offset, s->cluster_size,
@@ -303,10 +309,10 @@ static int check_refcounts_l1(Qcow2CheckState *c, uint64_t l1_offset,
         }
         inc_refcounts(c, l2_offset, s->cluster_size);
         if (offset_into_cluster(s, l2_offset)) {
+            /* Reported, and the table is still walked where it points. */
             check_report("ERROR l2_offset=%" PRIx64 ": Table is not cluster "
                          "aligned; L1 entry corrupted\n", l2_offset);
             c->res->corruptions++;
-            continue;
         }
         ret = check_refcounts_l2(c, l2_offset, flags, errp);
         if (ret < 0) {
