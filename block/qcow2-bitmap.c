@@ -126,6 +126,70 @@ broken:
     return -EINVAL;
 }
 
+/* Bitmap table entry rules of the spec, with QEMU's reserved mask. */
+#define BME_TABLE_ENTRY_RESERVED_MASK 0xff000000000001feull
+#define BME_TABLE_ENTRY_OFFSET_MASK   0x00fffffffffffe00ull
+#define BME_TABLE_ENTRY_FLAG_ALL_ONES 1ull
+
+int qcow2_bitmap_table_load(BlockDriverState *bs, const Qcow2Bitmap *bm,
+                            uint64_t **table, Error **errp)
+{
+    BDRVQcow2State *s = bs->opaque;
+    uint64_t bytes = (uint64_t)bm->table_size * 8;
+    g_autofree uint8_t *raw = NULL;
+    g_autofree uint64_t *t = NULL;
+
+    /* table_size <= BME_MAX_TABLE_SIZE, checked with the directory. */
+    raw = g_try_malloc(bytes);
+    t = g_try_new(uint64_t, bm->table_size);
+    if (!raw || !t) {
+        error_setg(errp, "Cannot allocate the table of bitmap '%s'",
+                   bm->name);
+        return -ENOMEM;
+    }
+    if (bdrv_file_pread(bs->file, bm->table_offset, bytes, raw, errp) < 0) {
+        return -EIO;
+    }
+    for (uint32_t i = 0; i < bm->table_size; i++) {
+        uint64_t e = ldq_be_p(raw + (size_t)i * 8);
+        uint64_t off = e & BME_TABLE_ENTRY_OFFSET_MASK;
+
+        if ((e & BME_TABLE_ENTRY_RESERVED_MASK) ||
+            (off && (e & BME_TABLE_ENTRY_FLAG_ALL_ONES)) ||
+            offset_into_cluster(s, off)) {
+            error_setg_errno(errp, EINVAL, "Could not read bitmap_table "
+                             "table from image for bitmap '%s'", bm->name);
+            return -EINVAL;
+        }
+        t[i] = off;
+    }
+    *table = g_steal_pointer(&t);
+    return 0;
+}
+
+/*
+ * An open that may do I/O loads the tables of consistent bitmaps, as
+ * 7.2 does, so a damaged one fails the open.
+ */
+static int load_consistent_tables(BlockDriverState *bs, Error **errp)
+{
+    BDRVQcow2State *s = bs->opaque;
+
+    for (uint32_t i = 0; i < s->nb_bitmaps; i++) {
+        g_autofree uint64_t *table = NULL;
+        int ret;
+
+        if (s->bitmaps[i].flags & BME_FLAG_IN_USE) {
+            continue;
+        }
+        ret = qcow2_bitmap_table_load(bs, &s->bitmaps[i], &table, errp);
+        if (ret < 0) {
+            return ret;
+        }
+    }
+    return 0;
+}
+
 int qcow2_read_bitmap_directory(BlockDriverState *bs, Error **errp)
 {
     BDRVQcow2State *s = bs->opaque;
@@ -153,6 +217,9 @@ int qcow2_read_bitmap_directory(BlockDriverState *bs, Error **errp)
         }
     }
     ret = parse_directory(s, dir, size, errp);
+    if (ret == 0 && !(bs->open_flags & BDRV_O_NO_IO)) {
+        ret = load_consistent_tables(bs, errp);
+    }
     if (ret < 0) {
         qcow2_free_bitmaps(s);
         return ret;

@@ -360,11 +360,10 @@ static int check_snapshots(Qcow2CheckState *c, Error **errp)
     return 0;
 }
 
-/* Bitmap table entry rules of the spec; QEMU's reserved mask. */
-#define BME_TABLE_ENTRY_RESERVED_MASK 0xff000000000001feull
-#define BME_TABLE_ENTRY_OFFSET_MASK   0x00fffffffffffe00ull
-#define BME_TABLE_ENTRY_FLAG_ALL_ONES 1ull
-
+/*
+ * A bitmap table that does not load aborts the whole check, as in 7.2
+ * ("Check failed: Invalid argument").
+ */
 static int check_bitmaps(Qcow2CheckState *c, Error **errp)
 {
     BDRVQcow2State *s = c->s;
@@ -375,29 +374,18 @@ static int check_bitmaps(Qcow2CheckState *c, Error **errp)
     inc_refcounts(c, s->bitmap_directory_offset, s->bitmap_directory_size);
     for (uint32_t i = 0; s->bitmaps_loaded && i < s->nb_bitmaps; i++) {
         const Qcow2Bitmap *bm = &s->bitmaps[i];
-        uint64_t bytes = (uint64_t)bm->table_size * 8;
-        g_autofree uint8_t *table = NULL;
+        g_autofree uint64_t *table = NULL;
+        int ret;
 
-        inc_refcounts(c, bm->table_offset, bytes);
-        /* table_size <= BME_MAX_TABLE_SIZE: 1 GiB at most, bounded. */
-        table = g_try_malloc(bytes);
-        if (!table || bdrv_file_pread(c->bs->file, bm->table_offset, bytes,
-                                      table, NULL) < 0) {
+        inc_refcounts(c, bm->table_offset, (uint64_t)bm->table_size * 8);
+        ret = qcow2_bitmap_table_load(c->bs, bm, &table, NULL);
+        if (ret < 0) {
             c->res->corruptions++;
-            continue;
+            return ret;
         }
         for (uint32_t j = 0; j < bm->table_size; j++) {
-            uint64_t e = ldq_be_p(table + (size_t)j * 8);
-            uint64_t off = e & BME_TABLE_ENTRY_OFFSET_MASK;
-
-            if ((e & BME_TABLE_ENTRY_RESERVED_MASK) ||
-                (off && (e & BME_TABLE_ENTRY_FLAG_ALL_ONES)) ||
-                offset_into_cluster(s, off)) {
-                c->res->corruptions++;
-                continue;
-            }
-            if (off) {
-                inc_refcounts(c, off, s->cluster_size);
+            if (table[j]) {
+                inc_refcounts(c, table[j], s->cluster_size);
             }
         }
     }
@@ -596,6 +584,37 @@ static int qcow2_check_walk(Qcow2CheckState *c, Error **errp)
     return 0;
 }
 
+/*
+ * A check-mode open leaves the snapshot table to the check, which reads
+ * it first and reports what is wrong with it, as 7.2 does.
+ */
+static int check_read_snapshot_table(BlockDriverState *bs,
+                                     BdrvCheckResult *res)
+{
+    BDRVQcow2State *s = bs->opaque;
+    Error *local_err = NULL;
+    int ret;
+
+    if (s->nb_snapshots && !s->snapshots) {
+        ret = qcow2_read_snapshots(bs, &local_err);
+        if (ret < 0) {
+            error_prepend(&local_err, "ERROR failed to read the snapshot "
+                          "table: ");
+            error_report_err(local_err);
+            res->check_errors++;
+            return ret;
+        }
+    }
+    for (uint32_t i = 0; s->version >= 3 && i < s->nb_snapshots; i++) {
+        if (s->snapshots[i].extra_data_size < QCOW2_SNAPSHOT_EXTRA_V3_MIN) {
+            check_report("ERROR snapshot table entry %" PRIu32 " is "
+                         "incomplete\n", i);
+            res->corruptions++;
+        }
+    }
+    return 0;
+}
+
 int qcow2_check(BlockDriverState *bs, BdrvCheckResult *res, int fix,
                 Error **errp)
 {
@@ -613,13 +632,9 @@ int qcow2_check(BlockDriverState *bs, BdrvCheckResult *res, int fix,
         error_setg(errp, "Repairing images (-r) is not implemented yet");
         return -ENOTSUP;
     }
-    /* A check-mode open leaves the snapshot table to the check. */
-    if (s->nb_snapshots && !s->snapshots) {
-        ret = qcow2_read_snapshots(bs, errp);
-        if (ret < 0) {
-            res->check_errors++;
-            return ret;
-        }
+    ret = check_read_snapshot_table(bs, res);
+    if (ret < 0) {
+        return ret;
     }
     c.nb_clusters = size_to_clusters(s, (uint64_t)s->file_size);
     res->bfi.total_clusters = size_to_clusters(s, s->size);

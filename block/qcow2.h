@@ -293,6 +293,12 @@ int qcow2_snapshot_list(BlockDriverState *bs, SnapshotInfoList **list,
 /* Bitmaps (qcow2-bitmap.c) */
 int qcow2_read_bitmap_directory(BlockDriverState *bs, Error **errp);
 void qcow2_free_bitmaps(BDRVQcow2State *s);
+/*
+ * Reads and validates a bitmap's table; @table gets the cluster offset
+ * of each entry (0: all-zeroes or all-ones).
+ */
+int qcow2_bitmap_table_load(BlockDriverState *bs, const Qcow2Bitmap *bm,
+                            uint64_t **table, Error **errp);
 Qcow2BitmapInfoList *qcow2_get_bitmap_info_list(BlockDriverState *bs,
                                                 Error **errp);
 
