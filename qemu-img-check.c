@@ -158,6 +158,21 @@ int img_check(int argc, char **argv)
         bdrv_unref(bs);
         return CHECK_EXIT_UNSUPPORTED;
     }
+    if (ret == 0 && (result.corruptions_fixed || result.leaks_fixed)) {
+        int64_t leaks_fixed = result.leaks_fixed;
+        int64_t corruptions_fixed = result.corruptions_fixed;
+
+        if (ofmt == OFORMAT_HUMAN && !quiet) {
+            printf("The following inconsistencies were found and repaired:"
+                   "\n\n    %" PRId64 " leaked clusters\n    %" PRId64
+                   " corruptions\n\nDouble checking the fixed image now..."
+                   "\n", leaks_fixed, corruptions_fixed);
+        }
+        /* The result reported is the state after repair. */
+        ret = bdrv_check(bs, &result, 0, &local_err);
+        result.leaks_fixed = leaks_fixed;
+        result.corruptions_fixed = corruptions_fixed;
+    }
     check = image_check_new(bs, &result);
     bdrv_unref(bs);
     /* A completed check is shown even when it had internal errors. */

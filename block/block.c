@@ -79,6 +79,32 @@ int bdrv_file_pread(BlockDriverState *bs, int64_t offset, int64_t bytes,
     return bs->drv->pread(bs, offset, bytes, buf, errp);
 }
 
+int bdrv_file_pwrite(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                     const void *buf, Error **errp)
+{
+    if (bs->read_only || !bs->drv->pwrite) {
+        error_setg(errp, "Cannot write to '%s': opened read-only",
+                   bs->filename);
+        return -EACCES;
+    }
+    return bs->drv->pwrite(bs, offset, bytes, buf, errp);
+}
+
+int bdrv_file_flush(BlockDriverState *bs, Error **errp)
+{
+    return bs->drv->flush ? bs->drv->flush(bs, errp) : 0;
+}
+
+int bdrv_file_pdiscard(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                       Error **errp)
+{
+    if (bs->read_only || !bs->drv->pdiscard) {
+        error_setg(errp, "Cannot discard in '%s'", bs->filename);
+        return -EACCES;
+    }
+    return bs->drv->pdiscard(bs, offset, bytes, errp);
+}
+
 static const BlockDriver *bdrv_probe(BlockDriverState *file, Error **errp)
 {
     uint8_t buf[BDRV_PROBE_BYTES] = { 0 };

@@ -111,6 +111,70 @@ static int file_pread(BlockDriverState *bs, int64_t offset, int64_t bytes,
     return 0;
 }
 
+static int file_pwrite(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                       const void *buf, Error **errp)
+{
+    BDRVRawState *s = bs->opaque;
+    const uint8_t *p = buf;
+
+    if (offset < 0 || bytes < 0 || offset > INT64_MAX - bytes) {
+        error_setg(errp, "Invalid write of %" PRId64 " bytes at %" PRId64,
+                   bytes, offset);
+        return -EINVAL;
+    }
+    while (bytes > 0) {
+        ssize_t n = pwrite(s->fd, p, MIN(bytes, (int64_t)(1 << 30)), offset);
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            int err = errno;
+            error_setg_errno(errp, err, "Could not write '%s'", bs->filename);
+            return -err;
+        }
+        p += n;
+        offset += n;
+        bytes -= n;
+    }
+    return 0;
+}
+
+/* A hole where the file system can punch one, zeros elsewhere. */
+static int file_pdiscard(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                         Error **errp)
+{
+    BDRVRawState *s = bs->opaque;
+    g_autofree uint8_t *zeros = NULL;
+
+    if (fallocate(s->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                  offset, bytes) == 0) {
+        return 0;
+    }
+    zeros = g_malloc0(MIN(bytes, 1 << 20));
+    while (bytes > 0) {
+        int64_t n = MIN(bytes, 1 << 20);
+        int ret = file_pwrite(bs, offset, n, zeros, errp);
+        if (ret < 0) {
+            return ret;
+        }
+        offset += n;
+        bytes -= n;
+    }
+    return 0;
+}
+
+static int file_flush(BlockDriverState *bs, Error **errp)
+{
+    BDRVRawState *s = bs->opaque;
+
+    if (fdatasync(s->fd) < 0) {
+        int err = errno;
+        error_setg_errno(errp, err, "Could not flush '%s'", bs->filename);
+        return -err;
+    }
+    return 0;
+}
+
 const BlockDriver bdrv_file = {
     .format_name = "file",
     .instance_size = sizeof(BDRVRawState),
@@ -120,4 +184,7 @@ const BlockDriver bdrv_file = {
     .getlength = file_getlength,
     .get_allocated_file_size = file_get_allocated_file_size,
     .pread = file_pread,
+    .pwrite = file_pwrite,
+    .flush = file_flush,
+    .pdiscard = file_pdiscard,
 };

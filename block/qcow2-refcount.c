@@ -4,7 +4,10 @@
  * (the "IMRT"), which are then compared with the refcounts on disk.
  *
  * Findings are printed on stderr with qemu-img 7.2's words, through
- * check_report() only.  Repair (-r) is not implemented yet.
+ * check_report() only.  Repair fixes refcounts that are too high
+ * (leaks) or too low but not zero, and COPIED flags; refcounts must
+ * already be right when a COPIED flag is set, so those fixes come last.
+ * Rebuilding the whole refcount structure is not implemented yet.
  */
 #include "qemu/bswap.h"
 #include "block/qcow2.h"
@@ -73,6 +76,34 @@ static void inc_refcounts(Qcow2CheckState *c, uint64_t offset, uint64_t size)
     }
 }
 
+/*
+ * Reports the first unusable refblock as 7.2 does: an image opened
+ * read-write (-r) is also marked corrupt on disk; the mark is cleared
+ * again only by a repair that leaves no error.
+ */
+static void signal_corruption(Qcow2CheckState *c, uint64_t offset,
+                              uint64_t rt_index)
+{
+    BDRVQcow2State *s = c->s;
+    bool rw = !c->bs->read_only;
+    uint8_t buf[8];
+
+    c->corruption_signalled = true;
+    check_report("qcow2: %s: Refblock offset %#" PRIx64 " unaligned "
+                 "(reftable index: %#" PRIx64 "); further %scorruption "
+                 "events will be suppressed\n",
+                 rw ? "Marking image as corrupt" : "Image is corrupt",
+                 offset, rt_index, rw ? "" : "non-fatal ");
+    if (rw && s->version >= 3) {
+        s->incompatible_features |= QCOW2_INCOMPAT_CORRUPT;
+        stq_be_p(buf, s->incompatible_features);
+        if (bdrv_file_pwrite(c->bs->file, QCOW2_INCOMPAT_OFFSET, sizeof(buf),
+                             buf, NULL) < 0) {
+            c->res->check_errors++;
+        }
+    }
+}
+
 /* Refcount entry @index of a refcount block, any width. */
 static uint64_t refblock_entry(const BDRVQcow2State *s, const uint8_t *blk,
                                uint64_t index)
@@ -115,11 +146,7 @@ static int get_refcount(Qcow2CheckState *c, uint64_t cluster,
     if (offset != c->refblock_offset) {
         if (offset_into_cluster(s, offset)) {
             if (!c->corruption_signalled) {
-                check_report("qcow2: Image is corrupt: Refblock offset %#"
-                             PRIx64 " unaligned (reftable index: %#" PRIx64
-                             "); further non-fatal corruption events will "
-                             "be suppressed\n", offset, rt_index);
-                c->corruption_signalled = true;
+                signal_corruption(c, offset, rt_index);
             }
             return -EIO;
         }
@@ -132,6 +159,55 @@ static int get_refcount(Qcow2CheckState *c, uint64_t cluster,
     }
     *refcount = refblock_entry(s, c->refblock, cluster % per_block);
     return 0;
+}
+
+/* Writes @value into the on-disk refcount of @cluster (block exists). */
+static int set_refcount(Qcow2CheckState *c, uint64_t cluster, uint64_t value,
+                        Error **errp)
+{
+    BDRVQcow2State *s = c->s;
+    uint64_t per_block = s->cluster_size * 8 / s->refcount_bits;
+    uint64_t index = cluster % per_block;
+    uint64_t current, pos;
+    uint32_t bits = s->refcount_bits;
+    uint8_t *p;
+    size_t len;
+    int ret;
+
+    /* Loads the right block into the cache. */
+    ret = get_refcount(c, cluster, &current, errp);
+    if (ret < 0) {
+        return ret;
+    }
+    g_assert(c->refblock_offset ==
+             (c->reftable[cluster / per_block] & REFT_OFFSET_MASK));
+    switch (bits) {
+    case 8:
+        pos = index;
+        c->refblock[pos] = value;
+        break;
+    case 16:
+        pos = index * 2;
+        stw_be_p(c->refblock + pos, value);
+        break;
+    case 32:
+        pos = index * 4;
+        stl_be_p(c->refblock + pos, value);
+        break;
+    case 64:
+        pos = index * 8;
+        stq_be_p(c->refblock + pos, value);
+        break;
+    default:
+        pos = index * bits / 8;
+        c->refblock[pos] &= ~(((1u << bits) - 1) << (index * bits % 8));
+        c->refblock[pos] |= value << (index * bits % 8);
+        break;
+    }
+    p = c->refblock + pos;
+    len = bits >= 8 ? bits / 8 : 1;
+    return bdrv_file_pwrite(c->bs->file, c->refblock_offset + pos, len, p,
+                            errp);
 }
 
 typedef enum Qcow2ClusterType {
@@ -392,7 +468,8 @@ static int check_bitmaps(Qcow2CheckState *c, Error **errp)
     return 0;
 }
 
-static void check_refblocks(Qcow2CheckState *c)
+/* Bad refcount-table entries can only be fixed by a rebuild. */
+static void check_refblocks(Qcow2CheckState *c, bool *rebuild)
 {
     BDRVQcow2State *s = c->s;
 
@@ -404,6 +481,7 @@ static void check_refblocks(Qcow2CheckState *c)
             check_report("ERROR refcount table entry %" PRIu64 " has "
                          "reserved bits set\n", i);
             c->res->corruptions++;
+            *rebuild = true;
             continue;
         }
         if (!offset) {
@@ -413,6 +491,7 @@ static void check_refblocks(Qcow2CheckState *c)
             check_report("ERROR refcount block %" PRIu64 " is not cluster "
                          "aligned; refcount table entry corrupted\n", i);
             c->res->corruptions++;
+            *rebuild = true;
             continue;
         }
         if (cluster >= c->nb_clusters) {
@@ -426,18 +505,24 @@ static void check_refblocks(Qcow2CheckState *c)
             check_report("ERROR refcount block %" PRIu64 " refcount=%u\n", i,
                          c->imrt[cluster]);
             c->res->corruptions++;
+            *rebuild = true;
         }
     }
 }
 
-static int compare_refcounts(Qcow2CheckState *c, uint64_t *highest,
-                             Error **errp)
+/*
+ * Compares the counted references with the refcounts on disk.  With
+ * @fix, refcounts that are too high (leaks) or too low (but not zero)
+ * are rewritten; a zero refcount for a used cluster needs the whole
+ * structure rebuilt (*@rebuild).
+ */
+static void compare_refcounts(Qcow2CheckState *c, int fix, bool *rebuild,
+                              uint64_t *highest)
 {
-    BDRVQcow2State *s = c->s;
-
     *highest = 0;
     for (uint64_t i = 0; i < c->nb_clusters; i++) {
         uint64_t on_disk, expected = c->imrt[i];
+        bool repair;
         int ret = get_refcount(c, i, &on_disk, NULL);
 
         if (ret < 0) {
@@ -452,24 +537,77 @@ static int compare_refcounts(Qcow2CheckState *c, uint64_t *highest,
         if (on_disk == expected) {
             continue;
         }
+        if (on_disk == 0) {
+            *rebuild = true;
+            repair = false;
+        } else if (on_disk > expected) {
+            repair = fix & BDRV_FIX_LEAKS;
+        } else {
+            repair = fix & BDRV_FIX_ERRORS;
+        }
         check_report("%s cluster %" PRIu64 " refcount=%" PRIu64
                      " reference=%" PRIu64 "\n",
-                     on_disk < expected ? "ERROR" : "Leaked", i, on_disk,
-                     expected);
+                     repair ? "Repairing" :
+                     on_disk < expected ? "ERROR" : "Leaked",
+                     i, on_disk, expected);
+        if (repair) {
+            Error *err = NULL;
+            if (set_refcount(c, i, expected, &err) < 0) {
+                check_report("ERROR could not fix refcount of cluster %"
+                             PRIu64 ": %s\n", i, error_get_pretty(err));
+                error_free(err);
+                c->res->check_errors++;
+                continue;
+            }
+            if (on_disk > expected) {
+                /* A cluster nothing uses any more is given back. */
+                if (expected == 0 &&
+                    bdrv_file_pdiscard(c->bs->file,
+                                       (int64_t)(i << c->s->cluster_bits),
+                                       c->s->cluster_size, NULL) < 0) {
+                    c->res->check_errors++;
+                }
+                c->res->leaks_fixed++;
+            } else {
+                c->res->corruptions_fixed++;
+            }
+            continue;
+        }
         if (on_disk < expected) {
             c->res->corruptions++;
         } else {
             c->res->leaks++;
         }
     }
-    (void)s;
-    (void)errp;
-    return 0;
 }
 
-static int check_oflag_copied(Qcow2CheckState *c, Error **errp)
+/* Reports a COPIED mismatch, rewriting the entry when @repair. */
+static void copied_mismatch(Qcow2CheckState *c, bool repair, uint64_t pos,
+                            uint64_t fixed, const char *what)
+{
+    uint8_t buf[8];
+
+    check_report("%s OFLAG_COPIED %s", repair ? "Repairing" : "ERROR", what);
+    if (!repair) {
+        c->res->corruptions++;
+        return;
+    }
+    stq_be_p(buf, fixed);
+    if (bdrv_file_pwrite(c->bs->file, pos, sizeof(buf), buf, NULL) < 0) {
+        check_report("ERROR: Could not write the fixed entry\n");
+        c->res->check_errors++;
+        return;
+    }
+    c->res->corruptions_fixed++;
+}
+
+static int check_oflag_copied(Qcow2CheckState *c, int fix, Error **errp)
 {
     BDRVQcow2State *s = c->s;
+    /* With -r leaks, only an otherwise clean image gets its flags fixed. */
+    bool repair = (fix & BDRV_FIX_ERRORS) ||
+                  ((fix & BDRV_FIX_LEAKS) && !c->res->check_errors &&
+                   !c->res->corruptions && !c->res->leaks);
 
     for (uint32_t i = 0; i < s->l1_size; i++) {
         uint64_t l1e = s->l1_table[i];
@@ -485,10 +623,16 @@ static int check_oflag_copied(Qcow2CheckState *c, Error **errp)
             return 0;       /* reported by compare_refcounts */
         }
         if ((refcount == 1) != ((l1e & QCOW_OFLAG_COPIED) != 0)) {
-            check_report("ERROR OFLAG_COPIED L2 cluster: l1_index=%" PRIu32
-                         " l1_entry=%" PRIx64 " refcount=%" PRIu64 "\n",
-                         i, l1e, refcount);
-            c->res->corruptions++;
+            g_autofree char *what = g_strdup_printf(
+                "L2 cluster: l1_index=%" PRIu32 " l1_entry=%" PRIx64
+                " refcount=%" PRIu64 "\n", i, l1e, refcount);
+            uint64_t fixed = refcount == 1 ? l1e | QCOW_OFLAG_COPIED
+                                           : l1e & ~QCOW_OFLAG_COPIED;
+            copied_mismatch(c, repair, s->l1_table_offset +
+                            (uint64_t)i * L1E_SIZE, fixed, what);
+            if (repair) {
+                s->l1_table[i] = fixed;
+            }
         }
         if (offset_into_cluster(s, l2_offset)) {
             continue;
@@ -517,9 +661,13 @@ static int check_oflag_copied(Qcow2CheckState *c, Error **errp)
                 continue;
             }
             if ((refcount == 1) != ((e & QCOW_OFLAG_COPIED) != 0)) {
-                check_report("ERROR OFLAG_COPIED data cluster: l2_entry=%"
-                             PRIx64 " refcount=%" PRIu64 "\n", e, refcount);
-                c->res->corruptions++;
+                g_autofree char *what = g_strdup_printf(
+                    "data cluster: l2_entry=%" PRIx64 " refcount=%" PRIu64
+                    "\n", e, refcount);
+                copied_mismatch(c, repair, l2_offset + j * s->l2_entry_size,
+                                refcount == 1 ? e | QCOW_OFLAG_COPIED
+                                              : e & ~QCOW_OFLAG_COPIED,
+                                what);
             }
         }
     }
@@ -552,9 +700,11 @@ static int load_reftable(Qcow2CheckState *c, Error **errp)
     return 0;
 }
 
-static int qcow2_check_walk(Qcow2CheckState *c, Error **errp)
+static int qcow2_check_walk(Qcow2CheckState *c, int fix, Error **errp)
 {
     BDRVQcow2State *s = c->s;
+    BdrvCheckResult pre_compare;
+    bool rebuild = false;
     uint64_t highest;
     int ret;
 
@@ -575,13 +725,52 @@ static int qcow2_check_walk(Qcow2CheckState *c, Error **errp)
     if ((ret = check_bitmaps(c, errp)) < 0) {
         return ret;
     }
-    check_refblocks(c);
-    if ((ret = compare_refcounts(c, &highest, errp)) < 0 ||
-        (ret = check_oflag_copied(c, errp)) < 0) {
+    check_refblocks(c, &rebuild);
+    pre_compare = *c->res;
+    compare_refcounts(c, 0, &rebuild, &highest);
+    if (rebuild && (fix & BDRV_FIX_ERRORS)) {
+        error_setg(errp, "Rebuilding the refcount structure is not "
+                   "implemented yet; the image was not changed");
+        c->res->check_errors++;
+        return -ENOTSUP;
+    } else if (fix && rebuild) {
+        check_report("ERROR need to rebuild refcount structures\n");
+        c->res->check_errors++;
+        return -EIO;
+    } else if (fix && (c->res->leaks || c->res->corruptions)) {
+        *c->res = pre_compare;
+        compare_refcounts(c, fix, &rebuild, &highest);
+    }
+    if ((ret = check_oflag_copied(c, fix, errp)) < 0) {
         return ret;
     }
     c->res->image_end_offset = (int64_t)((highest + 1) << s->cluster_bits);
     return 0;
+}
+
+/*
+ * After a successful repair: flush what was fixed, then clear the dirty
+ * and corrupt bits, so that a crash in between leaves them set.
+ */
+static int qcow2_mark_clean(BlockDriverState *bs, Error **errp)
+{
+    BDRVQcow2State *s = bs->opaque;
+    uint64_t bits = QCOW2_INCOMPAT_DIRTY | QCOW2_INCOMPAT_CORRUPT;
+    uint8_t buf[8];
+    int ret;
+
+    if (s->version < 3 || !(s->incompatible_features & bits)) {
+        return bdrv_file_flush(bs->file, errp);
+    }
+    ret = bdrv_file_flush(bs->file, errp);
+    if (ret < 0) {
+        return ret;
+    }
+    s->incompatible_features &= ~bits;
+    stq_be_p(buf, s->incompatible_features);
+    ret = bdrv_file_pwrite(bs->file, QCOW2_INCOMPAT_OFFSET, sizeof(buf), buf,
+                           errp);
+    return ret < 0 ? ret : bdrv_file_flush(bs->file, errp);
 }
 
 /*
@@ -628,10 +817,6 @@ int qcow2_check(BlockDriverState *bs, BdrvCheckResult *res, int fix,
     };
     int ret;
 
-    if (fix) {
-        error_setg(errp, "Repairing images (-r) is not implemented yet");
-        return -ENOTSUP;
-    }
     ret = check_read_snapshot_table(bs, res);
     if (ret < 0) {
         return ret;
@@ -647,7 +832,10 @@ int qcow2_check(BlockDriverState *bs, BdrvCheckResult *res, int fix,
                    PRIu64 " clusters", c.nb_clusters);
         ret = -ENOMEM;
     } else if ((ret = load_reftable(&c, errp)) == 0) {
-        ret = qcow2_check_walk(&c, errp);
+        ret = qcow2_check_walk(&c, fix, errp);
+    }
+    if (ret == 0 && fix && !res->check_errors && !res->corruptions) {
+        ret = qcow2_mark_clean(bs, errp);
     }
     g_free(c.imrt);
     g_free(c.refblock);

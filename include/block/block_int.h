@@ -29,6 +29,12 @@ struct BlockDriver {
     /* Raw byte access: protocols only. */
     int (*pread)(BlockDriverState *bs, int64_t offset, int64_t bytes,
                  void *buf, Error **errp);
+    int (*pwrite)(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                  const void *buf, Error **errp);
+    int (*flush)(BlockDriverState *bs, Error **errp);
+    /* Deallocate a range; it reads as zeros afterwards. */
+    int (*pdiscard)(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                    Error **errp);
     /* Guest reads: format drivers. */
     int (*co_preadv)(BlockDriverState *bs, int64_t offset, int64_t bytes,
                      void *buf, Error **errp);
@@ -83,6 +89,13 @@ BlockDriverState *bdrv_open_protocol(const char *filename, int flags,
 /* Raw byte access to a protocol node (no backing, no translation). */
 int bdrv_file_pread(BlockDriverState *bs, int64_t offset, int64_t bytes,
                     void *buf, Error **errp);
+
+/* Raw writes and flush of a protocol node (image opened read-write). */
+int bdrv_file_pwrite(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                     const void *buf, Error **errp);
+int bdrv_file_flush(BlockDriverState *bs, Error **errp);
+int bdrv_file_pdiscard(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                       Error **errp);
 
 /*
  * Open the backing file named in @bs (resolved as qemu-img 7.2 does),

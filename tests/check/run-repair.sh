@@ -1,0 +1,65 @@
+#!/bin/bash
+# `qemu-img check -r leaks|all` against qemu-img 7.2 on the damaged
+# images of make-corpus.py whose repair needs no refcount rebuild (the
+# rebuild is not implemented yet; those images are refused, see below).
+# For each image and mode, on separate copies: stdout, stderr and exit
+# status must equal 7.2's, the repaired files must be byte-identical,
+# and the guest data must read back the same through 7.2.
+# Last line: "N passed, N failed".
+set -u
+top=$(cd "$(dirname "$0")/../.." && pwd)
+ours=${QEMU_IMG:-$top/build/qemu-img}
+ref=${REF_QEMU_IMG:-/usr/bin/qemu-img}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+python3 "$top/tests/check/make-corpus.py" "$work/c" >/dev/null 2>&1 || {
+    echo "make-corpus.py failed"; echo "0 passed, 1 failed"; exit 1; }
+pass=0 fail=0
+
+cases="leak-unused leak-bump refcount-too-low copied-cleared
+copied-set-shared l1-copied-cleared refblock-refcount-2 l2-shared-cluster
+refbits1-snap refbits1-dup compressed-copied dirty-bit corrupt-bit
+fix-base fix-snap fix-comp fix-prealloc"
+# Not here yet: images with persistent bitmaps (7.2 rewrites them on a
+# read-write open; that comes with the bitmap issue) and everything that
+# needs a refcount rebuild or a snapshot-table repair.
+
+run_one() {     # run_one TOOL DIR MODE OUTPUT
+    (cd "$2" && "$1" check -r "$3" --output="$4" img.qcow2 >out 2>err;
+     echo "exit $?" >>out)
+}
+
+for name in $cases; do
+    for mode in leaks all; do
+        for output in human json; do
+            t="$name/-r $mode/$output"
+            for side in o r; do
+                rm -rf "$work/$side"; mkdir "$work/$side"
+                cp --sparse=always "$work/c/$name.qcow2" "$work/$side/img.qcow2"
+            done
+            run_one "$ours" "$work/o" "$mode" "$output"
+            run_one "$ref" "$work/r" "$mode" "$output"
+            why=""
+            cmp -s "$work/o/out" "$work/r/out" || why="$why stdout/exit"
+            cmp -s "$work/o/err" "$work/r/err" || why="$why stderr"
+            cmp -s "$work/o/img.qcow2" "$work/r/img.qcow2" ||
+                why="$why repaired-file"
+            if [ -z "$why" ] && ! cmp -s \
+                <("$ref" convert -O raw "$work/o/img.qcow2" /dev/stdout 2>&1) \
+                <("$ref" convert -O raw "$work/r/img.qcow2" /dev/stdout 2>&1)
+            then
+                why=" guest-data"
+            fi
+            if [ -z "$why" ]; then
+                pass=$((pass + 1))
+            else
+                fail=$((fail + 1))
+                echo "FAIL $t:$why"
+                diff -u <(cat "$work/r/out" "$work/r/err") \
+                        <(cat "$work/o/out" "$work/o/err") | head -20
+            fi
+        done
+    done
+done
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]
