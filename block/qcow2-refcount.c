@@ -18,6 +18,7 @@ typedef struct Qcow2CheckState {
     BdrvCheckResult *res;
     uint64_t nb_clusters;       /* host clusters in the file */
     uint16_t *imrt;             /* saturating reference counts */
+    uint64_t imrt_capacity;     /* entries allocated, whole refblocks */
     uint64_t refcount_max;
     uint64_t *reftable;         /* host byte order */
     uint64_t reftable_entries;
@@ -208,6 +209,217 @@ static int set_refcount(Qcow2CheckState *c, uint64_t cluster, uint64_t value,
     len = bits >= 8 ? bits / 8 : 1;
     return bdrv_file_pwrite(c->bs->file, c->refblock_offset + pos, len, p,
                             errp);
+}
+
+
+/* Entries of one refcount block. */
+static uint64_t refblock_entries(const BDRVQcow2State *s)
+{
+    return s->cluster_size * 8 / s->refcount_bits;
+}
+
+/* Grows the counted clusters to @nb; new clusters are free. */
+static int imrt_grow(Qcow2CheckState *c, uint64_t nb)
+{
+    uint64_t per = refblock_entries(c->s);
+    uint64_t cap = QEMU_ALIGN_UP(nb, per);
+
+    if (cap > c->imrt_capacity) {
+        uint16_t *n = g_try_renew(uint16_t, c->imrt, cap);
+        if (!n) {
+            return -ENOMEM;
+        }
+        memset(n + c->imrt_capacity, 0,
+               (cap - c->imrt_capacity) * sizeof(*n));
+        c->imrt = n;
+        c->imrt_capacity = cap;
+    }
+    c->nb_clusters = MAX(c->nb_clusters, nb);
+    return 0;
+}
+
+/*
+ * First fit of @count free clusters in the counted references, from
+ * *@first_free on (updated to the first free cluster seen); the image
+ * grows when no gap is large enough.  The clusters get refcount 1.
+ */
+static int64_t alloc_clusters_imrt(Qcow2CheckState *c, uint64_t count,
+                                   uint64_t *first_free)
+{
+    uint64_t cluster = *first_free, run = 0;
+    bool first_gap = true;
+
+    for (; cluster < c->nb_clusters && run < count; cluster++) {
+        if (!c->imrt[cluster]) {
+            run++;
+            if (first_gap) {
+                *first_free = cluster;
+                first_gap = false;
+            }
+        } else {
+            run = 0;
+        }
+    }
+    if (run < count && imrt_grow(c, cluster + count - run) < 0) {
+        return -ENOMEM;
+    }
+    cluster -= run;
+    for (uint64_t i = 0; i < count; i++) {
+        c->imrt[cluster + i] = 1;
+    }
+    return (int64_t)(cluster << c->s->cluster_bits);
+}
+
+/* Refcount block @index in on-disk form, from the counted references. */
+static void encode_refblock(Qcow2CheckState *c, uint64_t index, uint8_t *blk)
+{
+    BDRVQcow2State *s = c->s;
+    uint64_t per = refblock_entries(s);
+    uint32_t bits = s->refcount_bits;
+
+    memset(blk, 0, s->cluster_size);
+    for (uint64_t i = 0; i < per; i++) {
+        uint64_t v = c->imrt[index * per + i];
+        switch (bits) {
+        case 8:
+            blk[i] = v;
+            break;
+        case 16:
+            stw_be_p(blk + i * 2, v);
+            break;
+        case 32:
+            stl_be_p(blk + i * 4, v);
+            break;
+        case 64:
+            stq_be_p(blk + i * 8, v);
+            break;
+        default:
+            blk[i * bits / 8] |= v << (i * bits % 8);
+        }
+    }
+}
+
+/*
+ * Writes a refblock for every refblock range of [start, end) that has
+ * counted references, allocating the ones the new reftable lacks.
+ * Returns 1 when the reftable had to grow, 0, or a negative errno.
+ */
+static int rebuild_write_refblocks(Qcow2CheckState *c, uint64_t start,
+                                   uint64_t end, uint64_t **reftable,
+                                   uint64_t *entries, Error **errp)
+{
+    BDRVQcow2State *s = c->s;
+    uint64_t per = refblock_entries(s);
+    uint64_t first_free = 0;
+    g_autofree uint8_t *blk = g_malloc(s->cluster_size);
+    int grown = 0;
+
+    for (uint64_t cluster = start; cluster < end && cluster < c->nb_clusters;
+         cluster++) {
+        uint64_t index = cluster / per, block_start = index * per;
+        int64_t offset;
+        int ret;
+
+        if (!c->imrt[cluster]) {
+            continue;
+        }
+        if (index < *entries && (*reftable)[index]) {
+            offset = (int64_t)(*reftable)[index];
+        } else {
+            /* Never inside a refblock range that is already written. */
+            first_free = MAX(first_free, block_start);
+            offset = alloc_clusters_imrt(c, 1, &first_free);
+            if (offset < 0) {
+                error_setg(errp, "Cannot allocate a refcount block");
+                return (int)offset;
+            }
+            if (index >= *entries) {
+                uint64_t n = QEMU_ALIGN_UP((index + 1) * REFTABLE_ENTRY_SIZE,
+                                           s->cluster_size) /
+                             REFTABLE_ENTRY_SIZE;
+                *reftable = g_renew(uint64_t, *reftable, n);
+                memset(*reftable + *entries, 0,
+                       (n - *entries) * sizeof(uint64_t));
+                *entries = n;
+                grown = 1;
+            }
+            (*reftable)[index] = offset;
+        }
+        encode_refblock(c, index, blk);
+        ret = bdrv_file_pwrite(c->bs->file, offset, s->cluster_size, blk,
+                               errp);
+        if (ret < 0) {
+            return ret;
+        }
+        cluster = block_start + per - 1;
+    }
+    return grown;
+}
+
+/*
+ * Replaces the refcount structure by one built from the counted
+ * references.  The new refblocks and reftable go into free clusters;
+ * the header is switched over last, so a crash before that leaves the
+ * old structure in place, and after it only leaks the old one.
+ */
+static int rebuild_refcount_structure(Qcow2CheckState *c, Error **errp)
+{
+    BDRVQcow2State *s = c->s;
+    g_autofree uint64_t *reftable = NULL;
+    g_autofree uint8_t *raw = NULL;
+    uint64_t entries = 0, clusters = 0;
+    int64_t offset = -1;
+    uint8_t hdr[12];
+    int grown, ret;
+
+    grown = rebuild_write_refblocks(c, 0, c->nb_clusters, &reftable,
+                                    &entries, errp);
+    if (grown < 0) {
+        return grown;
+    }
+    /* Placing the reftable changes counts: rewrite those refblocks. */
+    do {
+        uint64_t first_free = 0;
+
+        clusters = DIV_ROUND_UP(entries * REFTABLE_ENTRY_SIZE,
+                                s->cluster_size);
+        offset = alloc_clusters_imrt(c, clusters, &first_free);
+        if (offset < 0) {
+            error_setg(errp, "Cannot allocate the refcount table");
+            return (int)offset;
+        }
+        grown = rebuild_write_refblocks(c, (uint64_t)offset >> s->cluster_bits,
+                                        ((uint64_t)offset >> s->cluster_bits) +
+                                        clusters, &reftable, &entries, errp);
+        if (grown < 0) {
+            return grown;
+        }
+    } while (grown);
+
+    raw = g_malloc0(clusters * s->cluster_size);
+    for (uint64_t i = 0; i < entries; i++) {
+        stq_be_p(raw + i * REFTABLE_ENTRY_SIZE, reftable[i]);
+    }
+    ret = bdrv_file_pwrite(c->bs->file, offset, entries * REFTABLE_ENTRY_SIZE,
+                           raw, errp);
+    if (ret < 0 || (ret = bdrv_file_flush(c->bs->file, errp)) < 0) {
+        return ret;
+    }
+    stq_be_p(hdr, offset);
+    stl_be_p(hdr + 8, clusters);
+    ret = bdrv_file_pwrite(c->bs->file, QCOW2_REFTABLE_OFFSET_OFFSET,
+                           sizeof(hdr), hdr, errp);
+    if (ret < 0 || (ret = bdrv_file_flush(c->bs->file, errp)) < 0) {
+        return ret;
+    }
+    s->refcount_table_offset = offset;
+    s->refcount_table_clusters = clusters;
+    g_free(c->reftable);
+    c->reftable = g_steal_pointer(&reftable);
+    c->reftable_entries = entries;
+    c->refblock_offset = 0;     /* the cache may hold an old block */
+    s->file_size = bdrv_getlength(c->bs->file);
+    return 0;
 }
 
 typedef enum Qcow2ClusterType {
@@ -700,14 +912,15 @@ static int load_reftable(Qcow2CheckState *c, Error **errp)
     return 0;
 }
 
-static int qcow2_check_walk(Qcow2CheckState *c, int fix, Error **errp)
+/* Counts every reference to a host cluster, from scratch. */
+static int calculate_refcounts(Qcow2CheckState *c, bool *rebuild,
+                               Error **errp)
 {
     BDRVQcow2State *s = c->s;
-    BdrvCheckResult pre_compare;
-    bool rebuild = false;
-    uint64_t highest;
     int ret;
 
+    memset(c->imrt, 0, c->imrt_capacity * sizeof(*c->imrt));
+    c->res->bfi.total_clusters = size_to_clusters(s, s->size);
     inc_refcounts(c, 0, s->cluster_size);
     ret = check_refcounts_l1(c, s->l1_table_offset, s->l1_size,
                              CHECK_FRAG_INFO, errp);
@@ -725,14 +938,72 @@ static int qcow2_check_walk(Qcow2CheckState *c, int fix, Error **errp)
     if ((ret = check_bitmaps(c, errp)) < 0) {
         return ret;
     }
-    check_refblocks(c, &rebuild);
+    check_refblocks(c, rebuild);
+    return 0;
+}
+
+/*
+ * -r all on an image whose refcount structure cannot be patched: build
+ * a new one, count again, and free the old structure (as leaks fixed
+ * silently: they are the repair's own, not the image's).
+ */
+static int rebuild_and_recount(Qcow2CheckState *c, int fix, uint64_t *highest,
+                               Error **errp)
+{
+    BdrvCheckResult before = *c->res;
+    bool rebuild = false;
+    int ret;
+
+    check_report("Rebuilding refcount structure\n");
+    ret = rebuild_refcount_structure(c, errp);
+    if (ret < 0) {
+        return ret;
+    }
+    *c->res = (BdrvCheckResult) { 0 };
+    ret = calculate_refcounts(c, &rebuild, errp);
+    if (ret < 0) {
+        return ret;
+    }
+    if (fix & BDRV_FIX_LEAKS) {
+        BdrvCheckResult counted = *c->res;
+
+        *c->res = (BdrvCheckResult) { 0 };
+        compare_refcounts(c, BDRV_FIX_LEAKS, &rebuild, highest);
+        if (rebuild) {
+            check_report("ERROR rebuilt refcount structure is still broken\n");
+        }
+        counted.leaks += c->res->leaks;
+        counted.corruptions += c->res->corruptions;
+        counted.check_errors += c->res->check_errors;
+        *c->res = counted;
+    } else {
+        compare_refcounts(c, 0, &rebuild, highest);
+    }
+    c->res->corruptions_fixed = MAX(before.corruptions - c->res->corruptions,
+                                    0);
+    c->res->leaks_fixed = MAX(before.leaks - c->res->leaks, 0);
+    return 0;
+}
+
+static int qcow2_check_walk(Qcow2CheckState *c, int fix, Error **errp)
+{
+    BDRVQcow2State *s = c->s;
+    BdrvCheckResult pre_compare;
+    bool rebuild = false;
+    uint64_t highest;
+    int ret;
+
+    ret = calculate_refcounts(c, &rebuild, errp);
+    if (ret < 0) {
+        return ret;
+    }
     pre_compare = *c->res;
     compare_refcounts(c, 0, &rebuild, &highest);
     if (rebuild && (fix & BDRV_FIX_ERRORS)) {
-        error_setg(errp, "Rebuilding the refcount structure is not "
-                   "implemented yet; the image was not changed");
-        c->res->check_errors++;
-        return -ENOTSUP;
+        ret = rebuild_and_recount(c, fix, &highest, errp);
+        if (ret < 0) {
+            return ret;
+        }
     } else if (fix && rebuild) {
         check_report("ERROR need to rebuild refcount structures\n");
         c->res->check_errors++;
@@ -822,9 +1093,10 @@ int qcow2_check(BlockDriverState *bs, BdrvCheckResult *res, int fix,
         return ret;
     }
     c.nb_clusters = size_to_clusters(s, (uint64_t)s->file_size);
-    res->bfi.total_clusters = size_to_clusters(s, s->size);
     /* One 2-byte counter per host cluster, as QEMU uses. */
-    c.imrt = g_try_new0(uint16_t, c.nb_clusters ? c.nb_clusters : 1);
+    c.imrt_capacity = QEMU_ALIGN_UP(MAX(c.nb_clusters, 1),
+                                    refblock_entries(s));
+    c.imrt = g_try_new0(uint16_t, c.imrt_capacity);
     c.refblock = g_malloc(s->cluster_size);
     c.l2 = g_malloc(s->l2_size * s->l2_entry_size);
     if (!c.imrt) {

@@ -15,6 +15,7 @@
 #define QCOW2_COMPRESSION_TYPE_OFFSET 104   /* optional header byte */
 #define QCOW2_HEADER_READ_SIZE 112          /* all fields we know */
 #define QCOW2_INCOMPAT_OFFSET 72            /* incompatible_features */
+#define QCOW2_REFTABLE_OFFSET_OFFSET 48     /* refcount_table_offset, clusters */
 
 /* Cluster sizes QEMU accepts: 512 B .. 2 MiB. */
 #define MIN_CLUSTER_BITS 9

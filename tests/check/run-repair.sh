@@ -19,10 +19,30 @@ pass=0 fail=0
 cases="leak-unused leak-bump refcount-too-low copied-cleared
 copied-set-shared l1-copied-cleared refblock-refcount-2 l2-shared-cluster
 refbits1-snap refbits1-dup compressed-copied dirty-bit corrupt-bit
-fix-base fix-snap fix-comp fix-prealloc"
+fix-base fix-snap fix-comp fix-prealloc refcount-zero-data
+refcount-zero-l2 l1-overlap-reftable dirty-lazy"
 # Not here yet: images with persistent bitmaps (7.2 rewrites them on a
-# read-write open; that comes with the bitmap issue) and everything that
-# needs a refcount rebuild or a snapshot-table repair.
+# read-write open; that comes with the bitmap issue), refcount blocks
+# past the end of the file (7.2 grows the file), snapshot-table repair,
+# and bad refcount-table entries: there 7.2's own rebuild fails an
+# overlap check and leaves the image unrepaired, while ours completes
+# (run-repair-better.sh checks that result with 7.2's check instead).
+
+# Guest data of two images, read by 7.2, must be identical; a failed
+# read is a difference too.
+guest_data_equal() {
+    "$ref" convert -O raw "$1" "$work/a.raw" 2>/dev/null &&
+        "$ref" convert -O raw "$2" "$work/b.raw" 2>/dev/null &&
+        cmp -s "$work/a.raw" "$work/b.raw"
+    local rc=$?
+    rm -f "$work/a.raw" "$work/b.raw"
+    return $rc
+}
+
+# Bit 0 of incompatible_features (header byte 79).
+dirty_bit() {
+    echo $(( $(od -An -tu1 -j79 -N1 "$1") & 1 ))
+}
 
 run_one() {     # run_one TOOL DIR MODE OUTPUT
     (cd "$2" && "$1" check -r "$3" --output="$4" img.qcow2 >out 2>err;
@@ -42,12 +62,23 @@ for name in $cases; do
             why=""
             cmp -s "$work/o/out" "$work/r/out" || why="$why stdout/exit"
             cmp -s "$work/o/err" "$work/r/err" || why="$why stderr"
-            cmp -s "$work/o/img.qcow2" "$work/r/img.qcow2" ||
-                why="$why repaired-file"
-            if [ -z "$why" ] && ! cmp -s \
-                <("$ref" convert -O raw "$work/o/img.qcow2" /dev/stdout 2>&1) \
-                <("$ref" convert -O raw "$work/r/img.qcow2" /dev/stdout 2>&1)
-            then
+            if [ "$name/$mode" = dirty-lazy/leaks ]; then
+                # 7.2 clears the dirty bit on close although the refcounts
+                # still need a rebuild; we keep it (cleared only after a
+                # clean result).  Exactly that byte may differ.
+                [ "$(dirty_bit "$work/o/img.qcow2")" = 1 ] ||
+                    why="$why dirty-bit-cleared"
+                cmp -s <(head -c 79 "$work/o/img.qcow2") \
+                       <(head -c 79 "$work/r/img.qcow2") &&
+                    cmp -s <(tail -c +81 "$work/o/img.qcow2") \
+                           <(tail -c +81 "$work/r/img.qcow2") ||
+                    why="$why repaired-file"
+            else
+                cmp -s "$work/o/img.qcow2" "$work/r/img.qcow2" ||
+                    why="$why repaired-file"
+            fi
+            if [ -z "$why" ] && ! guest_data_equal "$work/o/img.qcow2" \
+                                                   "$work/r/img.qcow2"; then
                 why=" guest-data"
             fi
             if [ -z "$why" ]; then
