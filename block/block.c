@@ -105,6 +105,15 @@ int bdrv_file_pdiscard(BlockDriverState *bs, int64_t offset, int64_t bytes,
     return bs->drv->pdiscard(bs, offset, bytes, errp);
 }
 
+int bdrv_file_truncate(BlockDriverState *bs, int64_t size, Error **errp)
+{
+    if (bs->read_only || !bs->drv->truncate) {
+        error_setg(errp, "Cannot resize '%s'", bs->filename);
+        return -EACCES;
+    }
+    return bs->drv->truncate(bs, size, errp);
+}
+
 static const BlockDriver *bdrv_probe(BlockDriverState *file, Error **errp)
 {
     uint8_t buf[BDRV_PROBE_BYTES] = { 0 };

@@ -163,6 +163,18 @@ static int file_pdiscard(BlockDriverState *bs, int64_t offset, int64_t bytes,
     return 0;
 }
 
+static int file_truncate(BlockDriverState *bs, int64_t size, Error **errp)
+{
+    BDRVRawState *s = bs->opaque;
+
+    if (ftruncate(s->fd, size) < 0) {
+        int err = errno;
+        error_setg_errno(errp, err, "Could not resize '%s'", bs->filename);
+        return -err;
+    }
+    return 0;
+}
+
 static int file_flush(BlockDriverState *bs, Error **errp)
 {
     BDRVRawState *s = bs->opaque;
@@ -187,4 +199,5 @@ const BlockDriver bdrv_file = {
     .pwrite = file_pwrite,
     .flush = file_flush,
     .pdiscard = file_pdiscard,
+    .truncate = file_truncate,
 };

@@ -26,6 +26,7 @@ typedef struct Qcow2CheckState {
     uint64_t refblock_offset;
     uint8_t *l2;                /* one L2 table */
     bool corruption_signalled;  /* 7.2 reports the first one only */
+    int fix;                    /* BDRV_FIX_* for the current pass */
 } Qcow2CheckState;
 
 enum {
@@ -482,9 +483,26 @@ static void check_compressed(Qcow2CheckState *c, uint64_t e, uint64_t bitmap,
     }
 }
 
+/*
+ * An unaligned entry that holds no data can be made a plain zero
+ * entry without losing anything (what 7.2's -r all does).
+ */
+static int fix_l2_entry_by_zero(Qcow2CheckState *c, uint64_t pos)
+{
+    uint8_t buf[L2E_SIZE_EXTENDED] = { 0 };
+    BDRVQcow2State *s = c->s;
+
+    if (has_subclusters(s)) {
+        stq_be_p(buf + 8, QCOW_L2_BITMAP_ALL_ZEROES);
+    } else {
+        stq_be_p(buf, QCOW_OFLAG_ZERO);
+    }
+    return bdrv_file_pwrite(c->bs->file, pos, s->l2_entry_size, buf, NULL);
+}
+
 static void check_allocated(Qcow2CheckState *c, uint64_t e, uint64_t bitmap,
                             Qcow2ClusterType type, int flags,
-                            uint64_t *next_contiguous)
+                            uint64_t *next_contiguous, uint64_t pos)
 {
     BDRVQcow2State *s = c->s;
     uint64_t offset = e & L2E_OFFSET_MASK;
@@ -497,7 +515,17 @@ static void check_allocated(Qcow2CheckState *c, uint64_t e, uint64_t bitmap,
     if (offset_into_cluster(s, offset)) {
         bool no_data = type == QCOW2_CLUSTER_ZERO_ALLOC ||
                        (has_subclusters(s) && !(bitmap & 0xffffffffu));
-        if (no_data) {
+        if (no_data && (c->fix & BDRV_FIX_ERRORS)) {
+            check_report("Repairing offset=%" PRIx64 ": Preallocated cluster "
+                         "is not properly aligned; L2 entry corrupted.\n",
+                         offset);
+            if (fix_l2_entry_by_zero(c, pos) == 0) {
+                c->res->corruptions_fixed++;
+                return;     /* the entry no longer refers to a cluster */
+            }
+            c->res->check_errors++;
+            return;
+        } else if (no_data) {
             check_report("ERROR offset=%" PRIx64 ": Preallocated cluster is "
                          "not properly aligned; L2 entry corrupted.\n",
                          offset);
@@ -549,7 +577,8 @@ static int check_refcounts_l2(Qcow2CheckState *c, uint64_t l2_offset,
             break;
         case QCOW2_CLUSTER_ZERO_ALLOC:
         case QCOW2_CLUSTER_NORMAL:
-            check_allocated(c, e, bitmap, type, flags, &next_contiguous);
+            check_allocated(c, e, bitmap, type, flags, &next_contiguous,
+                            l2_offset + i * s->l2_entry_size);
             break;
         case QCOW2_CLUSTER_ZERO_PLAIN:
             break;
@@ -707,10 +736,25 @@ static void check_refblocks(Qcow2CheckState *c, bool *rebuild)
             continue;
         }
         if (cluster >= c->nb_clusters) {
-            check_report("ERROR refcount block %" PRIu64 " is outside "
+            if (!(c->fix & BDRV_FIX_ERRORS)) {
+                check_report("ERROR refcount block %" PRIu64 " is outside "
+                             "image\n", i);
+                c->res->corruptions++;
+                continue;
+            }
+            /* Grow the file so that the block exists (it reads as zeros). */
+            check_report("Repairing refcount block %" PRIu64 " is outside "
                          "image\n", i);
-            c->res->corruptions++;
-            continue;
+            if (bdrv_file_truncate(c->bs->file, offset + s->cluster_size,
+                                   NULL) < 0 ||
+                imrt_grow(c, cluster + 1) < 0) {
+                check_report("ERROR could not resize image\n");
+                c->res->corruptions++;
+                *rebuild = true;
+                continue;
+            }
+            s->file_size = offset + s->cluster_size;
+            c->res->corruptions_fixed++;
         }
         inc_refcounts(c, offset, s->cluster_size);
         if (c->imrt[cluster] != 1) {
@@ -913,12 +957,13 @@ static int load_reftable(Qcow2CheckState *c, Error **errp)
 }
 
 /* Counts every reference to a host cluster, from scratch. */
-static int calculate_refcounts(Qcow2CheckState *c, bool *rebuild,
+static int calculate_refcounts(Qcow2CheckState *c, int fix, bool *rebuild,
                                Error **errp)
 {
     BDRVQcow2State *s = c->s;
     int ret;
 
+    c->fix = fix;
     memset(c->imrt, 0, c->imrt_capacity * sizeof(*c->imrt));
     c->res->bfi.total_clusters = size_to_clusters(s, s->size);
     inc_refcounts(c, 0, s->cluster_size);
@@ -960,7 +1005,7 @@ static int rebuild_and_recount(Qcow2CheckState *c, int fix, uint64_t *highest,
         return ret;
     }
     *c->res = (BdrvCheckResult) { 0 };
-    ret = calculate_refcounts(c, &rebuild, errp);
+    ret = calculate_refcounts(c, 0, &rebuild, errp);
     if (ret < 0) {
         return ret;
     }
@@ -979,9 +1024,10 @@ static int rebuild_and_recount(Qcow2CheckState *c, int fix, uint64_t *highest,
     } else {
         compare_refcounts(c, 0, &rebuild, highest);
     }
-    c->res->corruptions_fixed = MAX(before.corruptions - c->res->corruptions,
-                                    0);
-    c->res->leaks_fixed = MAX(before.leaks - c->res->leaks, 0);
+    c->res->corruptions_fixed = before.corruptions_fixed +
+        MAX(before.corruptions - c->res->corruptions, 0);
+    c->res->leaks_fixed = before.leaks_fixed +
+        MAX(before.leaks - c->res->leaks, 0);
     return 0;
 }
 
@@ -993,7 +1039,7 @@ static int qcow2_check_walk(Qcow2CheckState *c, int fix, Error **errp)
     uint64_t highest;
     int ret;
 
-    ret = calculate_refcounts(c, &rebuild, errp);
+    ret = calculate_refcounts(c, fix, &rebuild, errp);
     if (ret < 0) {
         return ret;
     }

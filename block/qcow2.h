@@ -98,6 +98,8 @@
 #define L2E_STD_RESERVED_MASK   0x3f000000000001feull
 #define REFT_OFFSET_MASK        0xfffffffffffffe00ull
 #define REFT_RESERVED_MASK      0x1ffull
+/* Extended L2: every subcluster reads as zero (spec: "Extended L2") */
+#define QCOW_L2_BITMAP_ALL_ZEROES 0xffffffff00000000ull
 #define L1E_SIZE 8
 #define L2E_SIZE_NORMAL 8
 #define L2E_SIZE_EXTENDED 16

@@ -32,6 +32,7 @@ struct BlockDriver {
     int (*pwrite)(BlockDriverState *bs, int64_t offset, int64_t bytes,
                   const void *buf, Error **errp);
     int (*flush)(BlockDriverState *bs, Error **errp);
+    int (*truncate)(BlockDriverState *bs, int64_t size, Error **errp);
     /* Deallocate a range; it reads as zeros afterwards. */
     int (*pdiscard)(BlockDriverState *bs, int64_t offset, int64_t bytes,
                     Error **errp);
@@ -96,6 +97,7 @@ int bdrv_file_pwrite(BlockDriverState *bs, int64_t offset, int64_t bytes,
 int bdrv_file_flush(BlockDriverState *bs, Error **errp);
 int bdrv_file_pdiscard(BlockDriverState *bs, int64_t offset, int64_t bytes,
                        Error **errp);
+int bdrv_file_truncate(BlockDriverState *bs, int64_t size, Error **errp);
 
 /*
  * Open the backing file named in @bs (resolved as qemu-img 7.2 does),

@@ -1,7 +1,7 @@
 #!/bin/bash
 # `qemu-img check -r leaks|all` against qemu-img 7.2 on the damaged
-# images of make-corpus.py whose repair needs no refcount rebuild (the
-# rebuild is not implemented yet; those images are refused, see below).
+# images of make-corpus.py (refcount fixes, COPIED flags, refcount
+# rebuilds, zeroed preallocated entries, refblocks past the end).
 # For each image and mode, on separate copies: stdout, stderr and exit
 # status must equal 7.2's, the repaired files must be byte-identical,
 # and the guest data must read back the same through 7.2.
@@ -20,11 +20,11 @@ cases="leak-unused leak-bump refcount-too-low copied-cleared
 copied-set-shared l1-copied-cleared refblock-refcount-2 l2-shared-cluster
 refbits1-snap refbits1-dup compressed-copied dirty-bit corrupt-bit
 fix-base fix-snap fix-comp fix-prealloc refcount-zero-data
-refcount-zero-l2 l1-overlap-reftable dirty-lazy"
+refcount-zero-l2 l1-overlap-reftable dirty-lazy l2-unaligned-zero
+reftable-past-eof"
 # Not here yet: images with persistent bitmaps (7.2 rewrites them on a
-# read-write open; that comes with the bitmap issue), refcount blocks
-# past the end of the file (7.2 grows the file), snapshot-table repair,
-# and bad refcount-table entries: there 7.2's own rebuild fails an
+# read-write open; that comes with the bitmap issue), snapshot-table
+# repair, and bad refcount-table entries: there 7.2's own rebuild fails an
 # overlap check and leaves the image unrepaired, while ours completes
 # (run-repair-better.sh checks that result with 7.2's check instead).
 
