@@ -1,6 +1,7 @@
 /*
  * qemu-img check
  */
+#include <unistd.h>
 #include "qemu-img.h"
 #include "qapi-visit.h"
 
@@ -10,6 +11,21 @@
 #define CHECK_EXIT_CORRUPTIONS  2
 #define CHECK_EXIT_LEAKS        3
 #define CHECK_EXIT_UNSUPPORTED  63
+
+/*
+ * -p: "    (NN.NN/100%)" redrawn in place on stderr, like 7.2's progress
+ * for convert; only on a terminal, so logs and pipes stay clean.
+ */
+static void print_progress(double percent)
+{
+    fprintf(stderr, "    (%3.2f/100%%)\r", percent);
+    fflush(stderr);
+}
+
+static void end_progress(void)
+{
+    fputc('\n', stderr);
+}
 
 static ImageCheck *image_check_new(BlockDriverState *bs,
                                    const BdrvCheckResult *r)
@@ -95,14 +111,14 @@ int img_check(int argc, char **argv)
     };
     OutputFormat ofmt = OFORMAT_HUMAN;
     const char *fmt = NULL, *output = NULL;
-    bool image_opts = false, quiet = false;
+    bool image_opts = false, quiet = false, progress = false;
     int fix = 0, flags = BDRV_O_CHECK, c, ret;
     g_autoptr(ImageCheck) check = NULL;
     BdrvCheckResult result;
     BlockDriverState *bs;
     Error *local_err = NULL;
 
-    while ((c = img_getopt(argc, argv, ":hf:r:T:qU", long_options)) != -1) {
+    while ((c = img_getopt(argc, argv, ":hf:r:T:pqU", long_options)) != -1) {
         switch (c) {
         case 'h':
             help();
@@ -122,6 +138,10 @@ int img_check(int argc, char **argv)
             break;
         case 'T':
             /* Cache modes do not apply to a synchronous tool. */
+            break;
+        case 'p':
+            /* Beyond 7.2: progress for long checks. */
+            progress = true;
             break;
         case 'q':
             quiet = true;
@@ -152,7 +172,13 @@ int img_check(int argc, char **argv)
     if (!bs) {
         return CHECK_EXIT_FAILED;
     }
-    ret = bdrv_check(bs, &result, fix, &local_err);
+    /* Findings also go to stderr: progress only where nothing parses it. */
+    progress = progress && !quiet && isatty(STDERR_FILENO);
+    ret = bdrv_check(bs, &result, fix, progress ? print_progress : NULL,
+                     &local_err);
+    if (progress) {
+        end_progress();
+    }
     if (ret == -ENOTSUP && !local_err) {
         error_report("This image format does not support checks");
         bdrv_unref(bs);
@@ -169,7 +195,7 @@ int img_check(int argc, char **argv)
                    "\n", leaks_fixed, corruptions_fixed);
         }
         /* The result reported is the state after repair. */
-        ret = bdrv_check(bs, &result, 0, &local_err);
+        ret = bdrv_check(bs, &result, 0, NULL, &local_err);
         result.leaks_fixed = leaks_fixed;
         result.corruptions_fixed = corruptions_fixed;
     }

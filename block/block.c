@@ -432,11 +432,11 @@ int bdrv_pread(BlockDriverState *bs, int64_t offset, int64_t bytes,
 }
 
 int bdrv_check(BlockDriverState *bs, BdrvCheckResult *res, int fix,
-               Error **errp)
+               BdrvProgressFn *progress, Error **errp)
 {
     memset(res, 0, sizeof(*res));
     if (!bs->drv->check) {
         return -ENOTSUP;
     }
-    return bs->drv->check(bs, res, fix, errp);
+    return bs->drv->check(bs, res, fix, progress, errp);
 }

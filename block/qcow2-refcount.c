@@ -27,11 +27,23 @@ typedef struct Qcow2CheckState {
     uint8_t *l2;                /* one L2 table */
     bool corruption_signalled;  /* 7.2 reports the first one only */
     int fix;                    /* BDRV_FIX_* for the current pass */
+    BdrvProgressFn *progress;   /* -p: counting is the first half */
+    double last_progress;
 } Qcow2CheckState;
 
 enum {
     CHECK_FRAG_INFO = 1,        /* count allocation and fragmentation */
 };
+
+/* Reports progress in steps of at least 1%, and 100% always. */
+static void check_progress(Qcow2CheckState *c, double percent)
+{
+    if (c->progress &&
+        (percent - c->last_progress >= 1.0 || percent >= 100.0)) {
+        c->progress(percent);
+        c->last_progress = percent;
+    }
+}
 
 static void G_GNUC_PRINTF(1, 2) check_report(const char *fmt, ...)
 {
@@ -616,6 +628,9 @@ static int check_refcounts_l1(Qcow2CheckState *c, uint64_t l1_offset,
         uint64_t e = ldq_be_p(raw + (size_t)i * L1E_SIZE);
         uint64_t l2_offset = e & L1E_OFFSET_MASK;
 
+        if (flags & CHECK_FRAG_INFO) {
+            check_progress(c, 50.0 * i / l1_size);
+        }
         if (!e) {
             continue;
         }
@@ -779,6 +794,10 @@ static void compare_refcounts(Qcow2CheckState *c, int fix, bool *rebuild,
     for (uint64_t i = 0; i < c->nb_clusters; i++) {
         uint64_t on_disk, expected = c->imrt[i];
         bool repair;
+
+        if ((i & 0xffff) == 0) {
+            check_progress(c, 50.0 + 50.0 * i / c->nb_clusters);
+        }
         int ret = get_refcount(c, i, &on_disk, NULL);
 
         if (ret < 0) {
@@ -1122,13 +1141,15 @@ static int check_read_snapshot_table(BlockDriverState *bs,
 }
 
 int qcow2_check(BlockDriverState *bs, BdrvCheckResult *res, int fix,
-                Error **errp)
+                BdrvProgressFn *progress, Error **errp)
 {
     BDRVQcow2State *s = bs->opaque;
     Qcow2CheckState c = {
         .bs = bs,
         .s = s,
         .res = res,
+        .progress = progress,
+        .last_progress = -100.0,
         .refcount_max = s->refcount_bits == 64 ? UINT64_MAX
                         : (1ull << s->refcount_bits) - 1,
     };
@@ -1151,6 +1172,9 @@ int qcow2_check(BlockDriverState *bs, BdrvCheckResult *res, int fix,
         ret = -ENOMEM;
     } else if ((ret = load_reftable(&c, errp)) == 0) {
         ret = qcow2_check_walk(&c, fix, errp);
+    }
+    if (ret == 0) {
+        check_progress(&c, 100.0);
     }
     if (ret == 0 && fix && !res->check_errors && !res->corruptions) {
         ret = qcow2_mark_clean(bs, errp);

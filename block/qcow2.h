@@ -308,7 +308,7 @@ Qcow2BitmapInfoList *qcow2_get_bitmap_info_list(BlockDriverState *bs,
 
 /* Consistency check (qcow2-refcount.c) */
 int qcow2_check(BlockDriverState *bs, BdrvCheckResult *res, int fix,
-                Error **errp);
+                BdrvProgressFn *progress, Error **errp);
 
 /* Guest reads (qcow2-cluster.c) */
 int qcow2_co_preadv(BlockDriverState *bs, int64_t offset, int64_t bytes,

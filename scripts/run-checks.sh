@@ -94,6 +94,8 @@ suite "check -r vs qemu-img 7.2 (ASan+UBSan)" \
     UBSAN_OPTIONS=halt_on_error=1 "$top/tests/check/run-repair.sh"
 suite "check -r where we do better than 7.2" \
     env QEMU_IMG="$build_san/qemu-img" "$top/tests/check/run-repair-better.sh"
+suite "check -p progress" \
+    env QEMU_IMG="$build/qemu-img" "$top/tests/check/run-progress.sh"
 suite "guest reads vs qemu-img convert" \
     env BUILD="$build_san" "$top/tests/interop/run-read.sh"
 rm -rf "$logdir"

@@ -61,6 +61,9 @@ typedef struct BdrvCheckResult {
     BlockFragInfo bfi;
 } BdrvCheckResult;
 
+/* Progress of a long operation, 0.0 to 100.0. */
+typedef void BdrvProgressFn(double percent);
+
 typedef enum BdrvCheckMode {
     BDRV_FIX_LEAKS = 1,
     BDRV_FIX_ERRORS = 2,
@@ -73,7 +76,7 @@ typedef enum BdrvCheckMode {
  * not complete.
  */
 int bdrv_check(BlockDriverState *bs, BdrvCheckResult *res, int fix,
-               Error **errp);
+               BdrvProgressFn *progress, Error **errp);
 
 /* Everything `qemu-img info` prints about one image. */
 ImageInfo *bdrv_query_image_info(BlockDriverState *bs, Error **errp);

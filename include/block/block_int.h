@@ -47,7 +47,7 @@ struct BlockDriver {
     ImageInfoSpecific *(*get_specific_info)(BlockDriverState *bs,
                                             Error **errp);
     int (*check)(BlockDriverState *bs, BdrvCheckResult *res, int fix,
-                 Error **errp);
+                 BdrvProgressFn *progress, Error **errp);
 };
 
 struct BlockDriverState {
