@@ -27,6 +27,11 @@ typedef struct Qcow2CheckState {
     uint8_t *l2;                /* one L2 table */
     bool corruption_signalled;  /* 7.2 reports the first one only */
     int fix;                    /* BDRV_FIX_* for the current pass */
+    /*
+     * The last comparison found every on-disk refcount equal to the
+     * counted one, so later passes may read the counts from memory.
+     */
+    bool on_disk_matches;
     BdrvProgressFn *progress;   /* -p: counting is the first half */
     double last_progress;
 } Qcow2CheckState;
@@ -787,20 +792,51 @@ static void check_refblocks(Qcow2CheckState *c, bool *rebuild)
  * are rewritten; a zero refcount for a used cluster needs the whole
  * structure rebuilt (*@rebuild).
  */
+/*
+ * The on-disk refcount of @i, decoding straight from the cached block
+ * when it holds @i (the common case: clusters are visited in order).
+ */
+static int get_refcount_fast(Qcow2CheckState *c, uint64_t i,
+                             uint64_t *refcount)
+{
+    BDRVQcow2State *s = c->s;
+    uint64_t per = refblock_entries(s);
+    uint64_t index = i / per;
+
+    if (index < c->reftable_entries && c->refblock_offset &&
+        (c->reftable[index] & REFT_OFFSET_MASK) == c->refblock_offset &&
+        !(c->reftable[index] & REFT_RESERVED_MASK)) {
+        *refcount = refblock_entry(s, c->refblock, i % per);
+        return 0;
+    }
+    if (index >= c->reftable_entries ||
+        !(c->reftable[index] & REFT_OFFSET_MASK)) {
+        *refcount = 0;
+        return 0;
+    }
+    return get_refcount(c, i, refcount, NULL);
+}
+
 static void compare_refcounts(Qcow2CheckState *c, int fix, bool *rebuild,
                               uint64_t *highest)
 {
+    bool all_match = true;
+
     *highest = 0;
     for (uint64_t i = 0; i < c->nb_clusters; i++) {
         uint64_t on_disk, expected = c->imrt[i];
         bool repair;
+        int ret;
 
         if ((i & 0xffff) == 0) {
             check_progress(c, 50.0 + 50.0 * i / c->nb_clusters);
         }
-        int ret = get_refcount(c, i, &on_disk, NULL);
-
+        if (expected == UINT16_MAX) {
+            all_match = false;      /* saturated: not the true count */
+        }
+        ret = get_refcount_fast(c, i, &on_disk);
         if (ret < 0) {
+            all_match = false;
             check_report("Can't get refcount for cluster %" PRIu64 ": %s\n",
                          i, g_strerror(-ret));
             c->res->check_errors++;
@@ -848,12 +884,14 @@ static void compare_refcounts(Qcow2CheckState *c, int fix, bool *rebuild,
             }
             continue;
         }
+        all_match = false;
         if (on_disk < expected) {
             c->res->corruptions++;
         } else {
             c->res->leaks++;
         }
     }
+    c->on_disk_matches = all_match;
 }
 
 /* Reports a COPIED mismatch, rewriting the entry when @repair. */
@@ -931,6 +969,9 @@ static int check_oflag_copied(Qcow2CheckState *c, int fix, Error **errp)
             data = e & L2E_OFFSET_MASK;
             if (has_data_file(s)) {
                 refcount = 1;
+            } else if (c->on_disk_matches &&
+                       (data >> s->cluster_bits) < c->nb_clusters) {
+                refcount = c->imrt[data >> s->cluster_bits];
             } else if (get_refcount(c, data >> s->cluster_bits, &refcount,
                                     NULL) < 0) {
                 continue;
