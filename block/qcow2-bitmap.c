@@ -204,17 +204,12 @@ int qcow2_read_bitmap_directory(BlockDriverState *bs, Error **errp)
     }
     /*
      * size <= QCOW2_MAX_BITMAP_DIRECTORY_SIZE (checked with the
-     * extension).  Like 7.2, bytes past the end of the file read as
-     * zeros; only the part inside the file is read.
+     * extension).
      */
-    dir = g_malloc0(size);
-    if (offset < (uint64_t)s->file_size) {
-        ret = bdrv_file_pread(bs->file, offset,
-                              MIN(size, (uint64_t)s->file_size - offset),
-                              dir, errp);
-        if (ret < 0) {
-            return ret;
-        }
+    dir = g_malloc(size);
+    ret = qcow2_pread_zero_padded(bs, offset, size, dir, errp);
+    if (ret < 0) {
+        return ret;
     }
     ret = parse_directory(s, dir, size, errp);
     if (ret == 0 && !(bs->open_flags & BDRV_O_NO_IO)) {

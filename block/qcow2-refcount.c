@@ -105,7 +105,6 @@ static void signal_corruption(Qcow2CheckState *c, uint64_t offset,
 {
     BDRVQcow2State *s = c->s;
     bool rw = !c->bs->read_only;
-    uint8_t buf[8];
 
     c->corruption_signalled = true;
     check_report("qcow2: %s: Refblock offset %#" PRIx64 " unaligned "
@@ -115,9 +114,7 @@ static void signal_corruption(Qcow2CheckState *c, uint64_t offset,
                  offset, rt_index, rw ? "" : "non-fatal ");
     if (rw && s->version >= 3) {
         s->incompatible_features |= QCOW2_INCOMPAT_CORRUPT;
-        stq_be_p(buf, s->incompatible_features);
-        if (bdrv_file_pwrite(c->bs->file, QCOW2_INCOMPAT_OFFSET, sizeof(buf),
-                             buf, NULL) < 0) {
+        if (qcow2_write_incompat_features(c->bs, NULL) < 0) {
             c->res->check_errors++;
         }
     }
@@ -145,11 +142,17 @@ static uint64_t refblock_entry(const BDRVQcow2State *s, const uint8_t *blk,
     }
 }
 
+/* Entries of one refcount block. */
+static uint64_t refblock_entries(const BDRVQcow2State *s)
+{
+    return s->cluster_size * 8 / s->refcount_bits;
+}
+
 static int get_refcount(Qcow2CheckState *c, uint64_t cluster,
                         uint64_t *refcount, Error **errp)
 {
     BDRVQcow2State *s = c->s;
-    uint64_t per_block = s->cluster_size * 8 / s->refcount_bits;
+    uint64_t per_block = refblock_entries(s);
     uint64_t rt_index = cluster / per_block;
     uint64_t offset;
     int ret;
@@ -185,7 +188,7 @@ static int set_refcount(Qcow2CheckState *c, uint64_t cluster, uint64_t value,
                         Error **errp)
 {
     BDRVQcow2State *s = c->s;
-    uint64_t per_block = s->cluster_size * 8 / s->refcount_bits;
+    uint64_t per_block = refblock_entries(s);
     uint64_t index = cluster % per_block;
     uint64_t current, pos;
     uint32_t bits = s->refcount_bits;
@@ -229,12 +232,6 @@ static int set_refcount(Qcow2CheckState *c, uint64_t cluster, uint64_t value,
                             errp);
 }
 
-
-/* Entries of one refcount block. */
-static uint64_t refblock_entries(const BDRVQcow2State *s)
-{
-    return s->cluster_size * 8 / s->refcount_bits;
-}
 
 /* Grows the counted clusters to @nb; new clusters are free. */
 static int imrt_grow(Qcow2CheckState *c, uint64_t nb)
@@ -792,31 +789,6 @@ static void check_refblocks(Qcow2CheckState *c, bool *rebuild)
  * are rewritten; a zero refcount for a used cluster needs the whole
  * structure rebuilt (*@rebuild).
  */
-/*
- * The on-disk refcount of @i, decoding straight from the cached block
- * when it holds @i (the common case: clusters are visited in order).
- */
-static int get_refcount_fast(Qcow2CheckState *c, uint64_t i,
-                             uint64_t *refcount)
-{
-    BDRVQcow2State *s = c->s;
-    uint64_t per = refblock_entries(s);
-    uint64_t index = i / per;
-
-    if (index < c->reftable_entries && c->refblock_offset &&
-        (c->reftable[index] & REFT_OFFSET_MASK) == c->refblock_offset &&
-        !(c->reftable[index] & REFT_RESERVED_MASK)) {
-        *refcount = refblock_entry(s, c->refblock, i % per);
-        return 0;
-    }
-    if (index >= c->reftable_entries ||
-        !(c->reftable[index] & REFT_OFFSET_MASK)) {
-        *refcount = 0;
-        return 0;
-    }
-    return get_refcount(c, i, refcount, NULL);
-}
-
 static void compare_refcounts(Qcow2CheckState *c, int fix, bool *rebuild,
                               uint64_t *highest)
 {
@@ -834,7 +806,7 @@ static void compare_refcounts(Qcow2CheckState *c, int fix, bool *rebuild,
         if (expected == UINT16_MAX) {
             all_match = false;      /* saturated: not the true count */
         }
-        ret = get_refcount_fast(c, i, &on_disk);
+        ret = get_refcount(c, i, &on_disk, NULL);
         if (ret < 0) {
             all_match = false;
             check_report("Can't get refcount for cluster %" PRIu64 ": %s\n",
@@ -1133,20 +1105,13 @@ static int qcow2_mark_clean(BlockDriverState *bs, Error **errp)
 {
     BDRVQcow2State *s = bs->opaque;
     uint64_t bits = QCOW2_INCOMPAT_DIRTY | QCOW2_INCOMPAT_CORRUPT;
-    uint8_t buf[8];
-    int ret;
+    int ret = bdrv_file_flush(bs->file, errp);
 
-    if (s->version < 3 || !(s->incompatible_features & bits)) {
-        return bdrv_file_flush(bs->file, errp);
-    }
-    ret = bdrv_file_flush(bs->file, errp);
-    if (ret < 0) {
+    if (ret < 0 || s->version < 3 || !(s->incompatible_features & bits)) {
         return ret;
     }
     s->incompatible_features &= ~bits;
-    stq_be_p(buf, s->incompatible_features);
-    ret = bdrv_file_pwrite(bs->file, QCOW2_INCOMPAT_OFFSET, sizeof(buf), buf,
-                           errp);
+    ret = qcow2_write_incompat_features(bs, errp);
     return ret < 0 ? ret : bdrv_file_flush(bs->file, errp);
 }
 

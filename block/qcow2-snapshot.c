@@ -25,19 +25,13 @@ static int read_table_bytes(BlockDriverState *bs, uint64_t pos, size_t len,
                             void *buf, Error **errp)
 {
     BDRVQcow2State *s = bs->opaque;
-    uint64_t offset = s->snapshots_offset + pos;
 
     if (pos + len > QCOW_MAX_SNAPSHOTS_SIZE) {
         error_setg(errp, "Snapshot table is too big");
         return -EFBIG;
     }
-    memset(buf, 0, len);
-    if (offset >= (uint64_t)s->file_size) {
-        return 0;
-    }
-    return bdrv_file_pread(bs->file, offset,
-                           MIN(len, (uint64_t)s->file_size - offset), buf,
-                           errp);
+    return qcow2_pread_zero_padded(bs, s->snapshots_offset + pos, len, buf,
+                                   errp);
 }
 
 static int read_snapshot(BlockDriverState *bs, uint64_t *pos, uint32_t i,

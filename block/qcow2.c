@@ -45,6 +45,30 @@ int qcow2_validate_table(BlockDriverState *bs, uint64_t offset,
     return 0;
 }
 
+int qcow2_pread_zero_padded(BlockDriverState *bs, uint64_t offset,
+                            uint64_t len, void *buf, Error **errp)
+{
+    BDRVQcow2State *s = bs->opaque;
+
+    memset(buf, 0, len);
+    if (offset >= (uint64_t)s->file_size) {
+        return 0;
+    }
+    return bdrv_file_pread(bs->file, offset,
+                           MIN(len, (uint64_t)s->file_size - offset), buf,
+                           errp);
+}
+
+int qcow2_write_incompat_features(BlockDriverState *bs, Error **errp)
+{
+    BDRVQcow2State *s = bs->opaque;
+    uint8_t buf[8];
+
+    stq_be_p(buf, s->incompatible_features);
+    return bdrv_file_pwrite(bs->file, QCOW2_INCOMPAT_OFFSET, sizeof(buf), buf,
+                            errp);
+}
+
 /* Reads [offset, offset + len) of the image file into a new buffer. */
 static uint8_t *qcow2_read_bytes(BlockDriverState *bs, uint64_t offset,
                                  uint64_t len, Error **errp)
@@ -253,21 +277,17 @@ static int qcow2_open_data_file(BlockDriverState *bs, int flags,
         s->data_file = bs->file;
         return 0;
     }
-    if (!s->image_data_file && (flags & BDRV_O_NO_IO)) {
-        /* `info` needs no data: 7.2 opens such an image for it. */
-        s->data_file = bs->file;
+    if (flags & BDRV_O_NO_IO) {
+        /*
+         * Metadata only (`info`): the name is all that is shown, and 7.2
+         * opens such images even when the data file or its name is
+         * missing.  Guest reads refuse without bs->data_file.
+         */
         return 0;
     }
     if (!s->image_data_file) {
         error_setg(errp, "'data-file' is required for this image");
         return -EINVAL;
-    }
-    if (flags & BDRV_O_NO_IO) {
-        /* info only needs the name; a missing data file is no error. */
-        name = path_combine(bs->filename, s->image_data_file);
-        bs->data_file = bdrv_open_protocol(name, flags, NULL);
-        s->data_file = bs->data_file ? bs->data_file : bs->file;
-        return 0;
     }
     name = path_combine(bs->filename, s->image_data_file);
     bs->data_file = bdrv_open_protocol(name, flags, errp);

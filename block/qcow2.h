@@ -276,6 +276,16 @@ int qcow2_validate_table(BlockDriverState *bs, uint64_t offset,
                          int64_t max_size, const char *table_name,
                          Error **errp);
 
+/*
+ * Reads [offset, offset + len) of the image file; whatever lies past
+ * its end reads as zeros, as 7.2 reads tables there (also for offsets
+ * no file can reach).
+ */
+int qcow2_pread_zero_padded(BlockDriverState *bs, uint64_t offset,
+                            uint64_t len, void *buf, Error **errp);
+/* Writes s->incompatible_features to the header (version 3). */
+int qcow2_write_incompat_features(BlockDriverState *bs, Error **errp);
+
 /* Header parsing: pure decoder over the first cluster (qcow2-header.c). */
 int qcow2_parse_header(BDRVQcow2State *s, const uint8_t *buf, size_t len,
                        int64_t file_size, Error **errp);
