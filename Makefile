@@ -1,5 +1,5 @@
 # qcow2-tools: the two commands that do everything are
-#   make run     build, make a demo image, show `qemu-img info` of it
+#   make run     build, make a demo image, show its `qemu-img check -M` map
 #   make check   build, then every test suite (also under ASan/UBSan)
 #
 # `make run IMG=path` shows your own image instead of the demo.
@@ -29,10 +29,12 @@ run: build
 	@scripts/ensure-deps.sh test
 ifdef IMG
 	$(BUILD)/qemu-img info "$(IMG)"
+	-$(BUILD)/qemu-img check -M "$(IMG)"
 else
 	@scripts/make-demo.sh $(DEMO_DIR)
 	cd $(DEMO_DIR) && ../qemu-img info --backing-chain demo.qcow2
-	cd $(DEMO_DIR) && ../qemu-img info --output=json demo.qcow2
+	cd $(DEMO_DIR) && ../qemu-img check -M demo.qcow2
+	cd $(DEMO_DIR) && ../qemu-img check -M --output=json demo.qcow2
 endif
 
 # Every suite prints "N passed, N failed"; run-checks.sh adds them up

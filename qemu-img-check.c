@@ -48,6 +48,8 @@ static ImageCheck *image_check_new(BlockDriverState *bs,
     SET_OPT(fragmented_clusters, r->bfi.fragmented_clusters);
     SET_OPT(compressed_clusters, r->bfi.compressed_clusters);
 #undef SET_OPT
+    check->has_viscera = r->metadata != NULL;
+    check->viscera = r->metadata;
     return check;
 }
 
@@ -107,18 +109,20 @@ int img_check(int argc, char **argv)
         { "object", required_argument, NULL, OPTION_OBJECT },
         { "image-opts", no_argument, NULL, OPTION_IMAGE_OPTS },
         { "force-share", no_argument, NULL, 'U' },
+        { "dump-meta", no_argument, NULL, 'M' },
         { NULL, 0, NULL, 0 }
     };
     OutputFormat ofmt = OFORMAT_HUMAN;
     const char *fmt = NULL, *output = NULL;
     bool image_opts = false, quiet = false, progress = false;
-    int fix = 0, flags = BDRV_O_CHECK, c, ret;
+    bool dump_meta = false;
+    int fix = 0, map, flags = BDRV_O_CHECK, c, ret;
     g_autoptr(ImageCheck) check = NULL;
     BdrvCheckResult result;
     BlockDriverState *bs;
     Error *local_err = NULL;
 
-    while ((c = img_getopt(argc, argv, ":hf:r:T:pqU", long_options)) != -1) {
+    while ((c = img_getopt(argc, argv, ":hf:r:T:pqUM", long_options)) != -1) {
         switch (c) {
         case 'h':
             help();
@@ -149,6 +153,10 @@ int img_check(int argc, char **argv)
         case 'U':
             flags |= BDRV_O_FORCE_SHARE;
             break;
+        case 'M':
+            /* Beyond 7.2: the metadata map (docs/metadata-map.md). */
+            dump_meta = true;
+            break;
         case OPTION_OUTPUT:
             output = optarg;
             break;
@@ -174,8 +182,9 @@ int img_check(int argc, char **argv)
     }
     /* Findings also go to stderr: progress only where nothing parses it. */
     progress = progress && !quiet && isatty(STDERR_FILENO);
-    ret = bdrv_check(bs, &result, fix, progress ? print_progress : NULL,
-                     &local_err);
+    map = dump_meta ? BDRV_CHECK_MAP : 0;
+    ret = bdrv_check(bs, &result, fix | map,
+                     progress ? print_progress : NULL, &local_err);
     if (progress) {
         end_progress();
     }
@@ -194,15 +203,19 @@ int img_check(int argc, char **argv)
                    " corruptions\n\nDouble checking the fixed image now..."
                    "\n", leaks_fixed, corruptions_fixed);
         }
-        /* The result reported is the state after repair. */
-        ret = bdrv_check(bs, &result, 0, NULL, &local_err);
+        /* The result reported, map included, is the state after repair. */
+        qapi_free_Qcow2Metadata(result.metadata);
+        ret = bdrv_check(bs, &result, map, NULL, &local_err);
         result.leaks_fixed = leaks_fixed;
         result.corruptions_fixed = corruptions_fixed;
     }
     check = image_check_new(bs, &result);
     bdrv_unref(bs);
-    /* A completed check is shown even when it had internal errors. */
-    if (ret == 0) {
+    /*
+     * A completed check is shown even when it had internal errors; with
+     * -M, also one that failed, for the map of what could be located.
+     */
+    if (ret == 0 || check->has_viscera) {
         if (ofmt == OFORMAT_JSON) {
             g_autoptr(QObject) obj = qapi_out_ImageCheck(check);
             img_print_json(obj);

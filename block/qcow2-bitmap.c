@@ -131,14 +131,50 @@ broken:
 #define BME_TABLE_ENTRY_OFFSET_MASK   0x00fffffffffffe00ull
 #define BME_TABLE_ENTRY_FLAG_ALL_ONES 1ull
 
+static bool table_entry_valid(const BDRVQcow2State *s, uint64_t e)
+{
+    uint64_t off = e & BME_TABLE_ENTRY_OFFSET_MASK;
+
+    return !(e & BME_TABLE_ENTRY_RESERVED_MASK) &&
+           !(off && (e & BME_TABLE_ENTRY_FLAG_ALL_ONES)) &&
+           !offset_into_cluster(s, off);
+}
+
+static Qcow2BitmapTableEntry *map_entry(const BDRVQcow2State *s, uint64_t e)
+{
+    Qcow2BitmapTableEntry *m = g_new0(Qcow2BitmapTableEntry, 1);
+    uint64_t off = e & BME_TABLE_ENTRY_OFFSET_MASK;
+
+    if (!table_entry_valid(s, e)) {
+        m->type = QCOW2_BITMAP_TABLE_ENTRY_TYPE_INVALID;
+    } else if (off) {
+        m->type = QCOW2_BITMAP_TABLE_ENTRY_TYPE_SERIALIZED;
+        m->has_cluster = true;
+        m->cluster = qcow2_allocation_new(off, s->cluster_size);
+    } else if (e & BME_TABLE_ENTRY_FLAG_ALL_ONES) {
+        m->type = QCOW2_BITMAP_TABLE_ENTRY_TYPE_ALL_ONES;
+    } else {
+        m->type = QCOW2_BITMAP_TABLE_ENTRY_TYPE_ALL_ZEROS;
+    }
+    return m;
+}
+
 int qcow2_bitmap_table_load(BlockDriverState *bs, const Qcow2Bitmap *bm,
-                            uint64_t **table, Error **errp)
+                            uint64_t **table, Qcow2BitmapTable **map,
+                            Error **errp)
 {
     BDRVQcow2State *s = bs->opaque;
     uint64_t bytes = (uint64_t)bm->table_size * 8;
     g_autofree uint8_t *raw = NULL;
     g_autofree uint64_t *t = NULL;
+    Qcow2BitmapTableEntryList **tail = NULL;
+    bool valid = true;
 
+    if (map) {
+        *map = g_new0(Qcow2BitmapTable, 1);
+        (*map)->location = qcow2_allocation_new(bm->table_offset, bytes);
+        tail = &(*map)->table_entries;
+    }
     /* table_size <= BME_MAX_TABLE_SIZE, checked with the directory. */
     raw = g_try_malloc(bytes);
     t = g_try_new(uint64_t, bm->table_size);
@@ -152,16 +188,17 @@ int qcow2_bitmap_table_load(BlockDriverState *bs, const Qcow2Bitmap *bm,
     }
     for (uint32_t i = 0; i < bm->table_size; i++) {
         uint64_t e = ldq_be_p(raw + (size_t)i * 8);
-        uint64_t off = e & BME_TABLE_ENTRY_OFFSET_MASK;
 
-        if ((e & BME_TABLE_ENTRY_RESERVED_MASK) ||
-            (off && (e & BME_TABLE_ENTRY_FLAG_ALL_ONES)) ||
-            offset_into_cluster(s, off)) {
-            error_setg_errno(errp, EINVAL, "Could not read bitmap_table "
-                             "table from image for bitmap '%s'", bm->name);
-            return -EINVAL;
+        if (map) {
+            QAPI_LIST_APPEND(tail, map_entry(s, e));
         }
-        t[i] = off;
+        valid = valid && table_entry_valid(s, e);
+        t[i] = e & BME_TABLE_ENTRY_OFFSET_MASK;
+    }
+    if (!valid) {
+        error_setg_errno(errp, EINVAL, "Could not read bitmap_table "
+                         "table from image for bitmap '%s'", bm->name);
+        return -EINVAL;
     }
     *table = g_steal_pointer(&t);
     return 0;
@@ -182,7 +219,8 @@ static int load_consistent_tables(BlockDriverState *bs, Error **errp)
         if (s->bitmaps[i].flags & BME_FLAG_IN_USE) {
             continue;
         }
-        ret = qcow2_bitmap_table_load(bs, &s->bitmaps[i], &table, errp);
+        ret = qcow2_bitmap_table_load(bs, &s->bitmaps[i], &table, NULL,
+                                      errp);
         if (ret < 0) {
             return ret;
         }

@@ -17,6 +17,8 @@ void qcow2_free_header(BDRVQcow2State *s)
     }
     g_clear_pointer(&s->unknown_exts, g_free);
     s->nb_unknown_exts = 0;
+    g_clear_pointer(&s->ext_locations, g_free);
+    s->nb_ext_locations = 0;
 }
 
 static void parse_v3_fields(BDRVQcow2State *s, const uint8_t *buf)
@@ -277,6 +279,12 @@ int qcow2_parse_extensions(BDRVQcow2State *s, const uint8_t *buf,
         if (magic == QCOW2_EXT_MAGIC_END) {
             return 0;
         }
+        /* Bounded: every extension takes at least 8 bytes of @buf. */
+        s->ext_locations = g_renew(Qcow2ExtLocation, s->ext_locations,
+                                   s->nb_ext_locations + 1);
+        s->ext_locations[s->nb_ext_locations++] = (Qcow2ExtLocation) {
+            .magic = magic, .len = ext_len, .offset = offset,
+        };
         ret = parse_one_ext(s, magic, buf + offset, ext_len, errp);
         if (ret < 0) {
             return ret;

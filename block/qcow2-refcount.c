@@ -7,10 +7,45 @@
  * check_report() only.  Repair fixes refcounts that are too high
  * (leaks) or too low but not zero, and COPIED flags; refcounts must
  * already be right when a COPIED flag is set, so those fixes come last.
- * Rebuilding the whole refcount structure is not implemented yet.
+ * What cannot be patched is fixed by rebuilding the whole refcount
+ * structure.  With -M the same walk records where each table lives.
  */
+#include <sys/mman.h>
 #include "qemu/bswap.h"
 #include "block/qcow2.h"
+
+/*
+ * The per-cluster arrays of a check are large, zeroed and touched
+ * everywhere: anonymous mappings with transparent huge pages fault in
+ * far faster than malloc's 4 KiB pages (a whole 1 TiB image has 32 MiB
+ * of counters).  NULL when the memory is not there.
+ */
+static void *large_zalloc(size_t bytes)
+{
+    void *p = mmap(NULL, MAX(bytes, 1), PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+    if (p == MAP_FAILED) {
+        return NULL;
+    }
+    madvise(p, MAX(bytes, 1), MADV_HUGEPAGE);   /* a hint only */
+    return p;
+}
+
+/* Grows a large_zalloc() array; the new part is zeroed. */
+static void *large_grow(void *p, size_t old_bytes, size_t new_bytes)
+{
+    void *n = mremap(p, MAX(old_bytes, 1), new_bytes, MREMAP_MAYMOVE);
+
+    return n == MAP_FAILED ? NULL : n;
+}
+
+static void large_free(void *p, size_t bytes)
+{
+    if (p) {
+        munmap(p, MAX(bytes, 1));
+    }
+}
 
 typedef struct Qcow2CheckState {
     BlockDriverState *bs;
@@ -19,6 +54,7 @@ typedef struct Qcow2CheckState {
     uint64_t nb_clusters;       /* host clusters in the file */
     uint16_t *imrt;             /* saturating reference counts */
     uint64_t imrt_capacity;     /* entries allocated, whole refblocks */
+    bool imrt_used;             /* counted into since allocated */
     uint64_t refcount_max;
     uint64_t *reftable;         /* host byte order */
     uint64_t reftable_entries;
@@ -34,11 +70,37 @@ typedef struct Qcow2CheckState {
     bool on_disk_matches;
     BdrvProgressFn *progress;   /* -p: counting is the first half */
     double last_progress;
+    /*
+     * Without repair, the active walk notes which clusters its L2
+     * entries mark COPIED and which not (one bit each), so that the
+     * COPIED pass reads the L2 tables again only when a flag is wrong.
+     */
+    uint64_t *copied;
+    uint64_t *not_copied;
+    bool copied_needs_pass;     /* an entry the bits cannot describe */
+    uint64_t copied_clusters;   /* clusters the bits cover */
+    /*
+     * L2 tables shared by several L1 tables (snapshots) are read and
+     * checked once: a table whose walk reported nothing maps its offset
+     * here to the walks still owed to it, done at once with their
+     * multiplicity (apply_shared_l2()).  NULL when not in use.
+     */
+    GHashTable *shared_l2;
+    bool recount;               /* shared_l2 would change the output */
+    bool want_map;              /* -M: the walk also fills @map */
+    Qcow2Metadata *map;
 } Qcow2CheckState;
 
 enum {
     CHECK_FRAG_INFO = 1,        /* count allocation and fragmentation */
+    CHECK_NOTE_COPIED = 2,      /* fill c->copied and c->not_copied */
 };
+
+/* Size of c->copied and c->not_copied: fixed at allocation. */
+static size_t copied_bytes(const Qcow2CheckState *c)
+{
+    return DIV_ROUND_UP(c->copied_clusters, 64) * sizeof(uint64_t);
+}
 
 /* Reports progress in steps of at least 1%, and 100% always. */
 static void check_progress(Qcow2CheckState *c, double percent)
@@ -50,13 +112,48 @@ static void check_progress(Qcow2CheckState *c, double percent)
     }
 }
 
+/*
+ * While a count that may have to be redone is running, findings are
+ * held back here (see calculate_refcounts()); a CLI checks one image at
+ * a time, so one buffer for the process is enough.
+ */
+static GString *report_buffer;
+static bool reports_dropped;    /* too many to hold: redo without */
+static uint64_t nb_reports;
+#define REPORT_BUFFER_MAX (16 * 1024 * 1024)
+
 static void G_GNUC_PRINTF(1, 2) check_report(const char *fmt, ...)
 {
     va_list ap;
 
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    if (!report_buffer) {
+        vfprintf(stderr, fmt, ap);
+    } else if (report_buffer->len < REPORT_BUFFER_MAX) {
+        g_string_append_vprintf(report_buffer, fmt, ap);
+    } else {
+        reports_dropped = true;
+    }
     va_end(ap);
+    nb_reports++;
+}
+
+static void reports_hold(void)
+{
+    report_buffer = g_string_new(NULL);
+    reports_dropped = false;
+}
+
+/* Prints what was held back (unless @drop) and reports directly again. */
+static void reports_release(bool drop)
+{
+    if (report_buffer && !drop) {
+        fputs(report_buffer->str, stderr);
+    }
+    if (report_buffer) {
+        g_string_free(report_buffer, TRUE);
+        report_buffer = NULL;
+    }
 }
 
 /* Adds one reference to every cluster of [offset, offset + size). */
@@ -240,12 +337,11 @@ static int imrt_grow(Qcow2CheckState *c, uint64_t nb)
     uint64_t cap = QEMU_ALIGN_UP(nb, per);
 
     if (cap > c->imrt_capacity) {
-        uint16_t *n = g_try_renew(uint16_t, c->imrt, cap);
+        uint16_t *n = large_grow(c->imrt, c->imrt_capacity * sizeof(*n),
+                                 cap * sizeof(*n));
         if (!n) {
             return -ENOMEM;
         }
-        memset(n + c->imrt_capacity, 0,
-               (cap - c->imrt_capacity) * sizeof(*n));
         c->imrt = n;
         c->imrt_capacity = cap;
     }
@@ -561,11 +657,34 @@ static void check_allocated(Qcow2CheckState *c, uint64_t e, uint64_t bitmap,
     }
 }
 
+/* CHECK_NOTE_COPIED: what the COPIED pass would compare, for later. */
+static void note_copied(Qcow2CheckState *c, uint64_t e)
+{
+    Qcow2ClusterType type = cluster_type(c->s, e);
+    uint64_t k = (e & L2E_OFFSET_MASK) >> c->s->cluster_bits;
+
+    if (type != QCOW2_CLUSTER_NORMAL && type != QCOW2_CLUSTER_ZERO_ALLOC) {
+        return;
+    }
+    if (k >= c->copied_clusters) {
+        c->copied_needs_pass = true;
+    } else if (e & QCOW_OFLAG_COPIED) {
+        c->copied[k / 64] |= 1ull << (k % 64);
+    } else {
+        c->not_copied[k / 64] |= 1ull << (k % 64);
+    }
+}
+
 static int check_refcounts_l2(Qcow2CheckState *c, uint64_t l2_offset,
                               int flags, Error **errp)
 {
     BDRVQcow2State *s = c->s;
     uint64_t next_contiguous = 0;
+    uint64_t limit = MIN(c->refcount_max, UINT16_MAX);
+    bool fast = !has_subclusters(s) && !has_data_file(s);
+    /* Anything but an aligned offset and COPIED takes the general path. */
+    uint64_t fast_mask = ~(L2E_OFFSET_MASK | QCOW_OFLAG_COPIED) |
+                         (s->cluster_size - 1);
     int ret;
 
     ret = bdrv_file_pread(c->bs->file, l2_offset,
@@ -576,8 +695,32 @@ static int check_refcounts_l2(Qcow2CheckState *c, uint64_t l2_offset,
     for (uint64_t i = 0; i < s->l2_size; i++) {
         const uint8_t *p = c->l2 + i * s->l2_entry_size;
         uint64_t e = ldq_be_p(p);
-        uint64_t bitmap = has_subclusters(s) ? ldq_be_p(p + 8) : 0;
-        Qcow2ClusterType type = cluster_type(s, e);
+        uint64_t bitmap, k = (e & L2E_OFFSET_MASK) >> s->cluster_bits;
+        Qcow2ClusterType type;
+
+        if (flags & CHECK_NOTE_COPIED) {
+            note_copied(c, e);
+        }
+        /*
+         * Most entries of most images: an aligned data cluster inside
+         * the file whose count cannot overflow.  Same effect as the
+         * general path below, without its calls.
+         */
+        if (fast && !(e & fast_mask) && k && k < c->nb_clusters &&
+            c->imrt[k] < limit) {
+            c->imrt[k]++;
+            if (flags & CHECK_FRAG_INFO) {
+                c->res->bfi.allocated_clusters++;
+                if (next_contiguous && (e & L2E_OFFSET_MASK) !=
+                    next_contiguous) {
+                    c->res->bfi.fragmented_clusters++;
+                }
+                next_contiguous = (e & L2E_OFFSET_MASK) + s->cluster_size;
+            }
+            continue;
+        }
+        bitmap = has_subclusters(s) ? ldq_be_p(p + 8) : 0;
+        type = cluster_type(s, e);
 
         if (type != QCOW2_CLUSTER_COMPRESSED &&
             (e & L2E_STD_RESERVED_MASK)) {
@@ -608,12 +751,129 @@ static int check_refcounts_l2(Qcow2CheckState *c, uint64_t l2_offset,
     return 0;
 }
 
+/* With @map (-M), every L2 table walked is added to its l2-list. */
+/*
+ * Another reference to an L2 table already walked without findings:
+ * owe it one more walk instead of reading it again.
+ */
+static bool defer_shared_l2(Qcow2CheckState *c, uint64_t l2_offset)
+{
+    gpointer key = GSIZE_TO_POINTER(l2_offset), owed;
+
+    if (!g_hash_table_lookup_extended(c->shared_l2, key, NULL, &owed)) {
+        return false;
+    }
+    g_hash_table_insert(c->shared_l2, key,
+                        GSIZE_TO_POINTER(GPOINTER_TO_SIZE(owed) + 1));
+    return true;
+}
+
+/*
+ * The references of a walk-without-findings of one L2 table, @times
+ * times over.  Such a walk found every entry valid and inside the file,
+ * so only the counts change; false when one of them would overflow,
+ * which the walks one by one would have reported.
+ */
+static bool count_l2_times(Qcow2CheckState *c, const uint8_t *l2,
+                           uint64_t times)
+{
+    BDRVQcow2State *s = c->s;
+    uint64_t limit = MIN(c->refcount_max, UINT16_MAX);
+    bool fast = !has_subclusters(s) && !has_data_file(s);
+    uint64_t fast_mask = ~(L2E_OFFSET_MASK | QCOW_OFLAG_COPIED) |
+                         (s->cluster_size - 1);
+
+    for (uint64_t i = 0; i < s->l2_size; i++) {
+        uint64_t e = ldq_be_p(l2 + i * s->l2_entry_size);
+        uint64_t first, last;
+
+        /* An aligned data cluster, as in check_refcounts_l2(). */
+        first = (e & L2E_OFFSET_MASK) >> s->cluster_bits;
+        if (fast && !(e & fast_mask) && first && first < c->nb_clusters) {
+            if (c->imrt[first] + times > limit) {
+                return false;
+            }
+            c->imrt[first] += times;
+            continue;
+        }
+        switch (cluster_type(s, e)) {
+        case QCOW2_CLUSTER_COMPRESSED: {
+            uint64_t coffset = e & s->cluster_offset_mask;
+            uint64_t nb = ((e >> s->csize_shift) & s->csize_mask) + 1;
+
+            coffset &= ~(uint64_t)(QCOW2_COMPRESSED_SECTOR_SIZE - 1);
+            first = coffset >> s->cluster_bits;
+            last = (coffset + nb * QCOW2_COMPRESSED_SECTOR_SIZE - 1) >>
+                   s->cluster_bits;
+            break;
+        }
+        case QCOW2_CLUSTER_NORMAL:
+        case QCOW2_CLUSTER_ZERO_ALLOC:
+            if (has_data_file(s)) {
+                continue;
+            }
+            first = last = (e & L2E_OFFSET_MASK) >> s->cluster_bits;
+            break;
+        default:
+            continue;
+        }
+        for (uint64_t k = first; k <= last && k < c->nb_clusters; k++) {
+            if (c->imrt[k] + times > limit) {
+                return false;
+            }
+            c->imrt[k] += times;
+        }
+    }
+    return true;
+}
+
+/*
+ * Settles the walks owed to shared L2 tables.  Sets c->recount when
+ * that cannot be done without changing what is reported.
+ */
+static int apply_shared_l2(Qcow2CheckState *c, Error **errp)
+{
+    GHashTableIter iter;
+    gpointer key, owed;
+
+    if (reports_dropped) {
+        c->recount = true;
+        return 0;
+    }
+    g_hash_table_iter_init(&iter, c->shared_l2);
+    while (g_hash_table_iter_next(&iter, &key, &owed)) {
+        uint64_t times = GPOINTER_TO_SIZE(owed);
+        int ret;
+
+        if (!times) {
+            continue;
+        }
+        ret = bdrv_file_pread(c->bs->file, GPOINTER_TO_SIZE(key),
+                              c->s->l2_size * c->s->l2_entry_size, c->l2,
+                              errp);
+        if (ret < 0) {
+            return ret;
+        }
+        if (!count_l2_times(c, c->l2, times)) {
+            c->recount = true;
+            return 0;
+        }
+        g_hash_table_iter_replace(&iter, GSIZE_TO_POINTER(0));
+    }
+    /* From here on, the walk is the plain one. */
+    reports_release(false);
+    return 0;
+}
+
 static int check_refcounts_l1(Qcow2CheckState *c, uint64_t l1_offset,
-                              uint32_t l1_size, int flags, Error **errp)
+                              uint32_t l1_size, int flags, Qcow2L1Table *map,
+                              Error **errp)
 {
     BDRVQcow2State *s = c->s;
     g_autofree uint8_t *raw = NULL;
     uint64_t bytes = (uint64_t)l1_size * L1E_SIZE;
+    Qcow2AllocationList **l2_tail = map ? &map->l2_list : NULL;
+    uint64_t reports;
     int ret;
 
     inc_refcounts(c, l1_offset, bytes);
@@ -642,15 +902,32 @@ static int check_refcounts_l1(Qcow2CheckState *c, uint64_t l1_offset,
             c->res->corruptions++;
         }
         inc_refcounts(c, l2_offset, s->cluster_size);
+        if (l2_tail) {
+            QAPI_LIST_APPEND(l2_tail,
+                             qcow2_allocation_new(l2_offset, s->cluster_size));
+        }
         if (offset_into_cluster(s, l2_offset)) {
             /* Reported, and the table is still walked where it points. */
             check_report("ERROR l2_offset=%" PRIx64 ": Table is not cluster "
                          "aligned; L1 entry corrupted\n", l2_offset);
             c->res->corruptions++;
         }
-        ret = check_refcounts_l2(c, l2_offset, flags, errp);
+        /* Snapshots' walks only: the active one also counts allocation. */
+        if (c->shared_l2 && !(flags & CHECK_FRAG_INFO) &&
+            defer_shared_l2(c, l2_offset)) {
+            continue;
+        }
+        reports = nb_reports;
+        /* The COPIED pass skips the L2 tables it cannot trust. */
+        ret = check_refcounts_l2(c, l2_offset,
+                                 l2_offset && !offset_into_cluster(s, l2_offset)
+                                 ? flags : flags & ~CHECK_NOTE_COPIED, errp);
         if (ret < 0) {
             return ret;
+        }
+        if (c->shared_l2 && nb_reports == reports) {
+            g_hash_table_insert(c->shared_l2, GSIZE_TO_POINTER(l2_offset),
+                                GSIZE_TO_POINTER(0));
         }
     }
     return 0;
@@ -665,10 +942,20 @@ static int check_snapshots(Qcow2CheckState *c, Error **errp)
                      s->nb_snapshots);
         c->res->corruptions++;
     }
+    Qcow2L1TableList **l1_tail = c->map && c->map->has_snapshot_table
+                                 ? &c->map->snapshot_table->l1_list : NULL;
+
     for (uint32_t i = 0; s->snapshots && i < s->nb_snapshots; i++) {
         const Qcow2Snapshot *sn = &s->snapshots[i];
+        Qcow2L1Table *map = NULL;
         int ret;
 
+        if (l1_tail) {
+            /* Listed even when not walked: its location is still known. */
+            map = qcow2_metadata_l1_new(sn->name, sn->l1_table_offset,
+                                        sn->l1_size);
+            QAPI_LIST_APPEND(l1_tail, map);
+        }
         if (offset_into_cluster(s, sn->l1_table_offset)) {
             check_report("ERROR snapshot %s (%s) l1_offset=%#" PRIx64 ": L1 "
                          "table is not cluster aligned; snapshot table entry "
@@ -685,8 +972,15 @@ static int check_snapshots(Qcow2CheckState *c, Error **errp)
             continue;
         }
         ret = check_refcounts_l1(c, sn->l1_table_offset, sn->l1_size, 0,
-                                 errp);
+                                 map, errp);
         if (ret < 0) {
+            return ret;
+        }
+    }
+    if (c->shared_l2) {
+        /* Before anything else is counted, as the walks one by one were. */
+        int ret = apply_shared_l2(c, errp);
+        if (ret < 0 || c->recount) {
             return ret;
         }
     }
@@ -705,14 +999,25 @@ static int check_bitmaps(Qcow2CheckState *c, Error **errp)
     if (!s->has_bitmaps_ext) {
         return 0;
     }
+    Qcow2BitmapDirEntryList **tail = c->map
+        ? &c->map->bitmaps->bitmap_dir->dir_entries : NULL;
+
     inc_refcounts(c, s->bitmap_directory_offset, s->bitmap_directory_size);
     for (uint32_t i = 0; s->bitmaps_loaded && i < s->nb_bitmaps; i++) {
         const Qcow2Bitmap *bm = &s->bitmaps[i];
         g_autofree uint64_t *table = NULL;
+        Qcow2BitmapDirEntry *entry = NULL;
         int ret;
 
+        if (tail) {
+            entry = g_new0(Qcow2BitmapDirEntry, 1);
+            entry->bitmap_name = g_strdup(bm->name);
+            QAPI_LIST_APPEND(tail, entry);
+        }
         inc_refcounts(c, bm->table_offset, (uint64_t)bm->table_size * 8);
-        ret = qcow2_bitmap_table_load(c->bs, bm, &table, NULL);
+        ret = qcow2_bitmap_table_load(c->bs, bm, &table,
+                                      entry ? &entry->bitmap_table : NULL,
+                                      NULL);
         if (ret < 0) {
             c->res->corruptions++;
             return ret;
@@ -784,83 +1089,134 @@ static void check_refblocks(Qcow2CheckState *c, bool *rebuild)
 }
 
 /*
- * Compares the counted references with the refcounts on disk.  With
- * @fix, refcounts that are too high (leaks) or too low (but not zero)
- * are rewritten; a zero refcount for a used cluster needs the whole
- * structure rebuilt (*@rebuild).
+ * One cluster whose on-disk refcount may differ from the counted one:
+ * reports it and, with @fix, repairs what can be patched.  Returns
+ * false when the two still differ afterwards.
+ */
+static bool compare_one(Qcow2CheckState *c, uint64_t i, int fix,
+                        bool *rebuild, uint64_t *highest)
+{
+    uint64_t on_disk, expected = c->imrt[i];
+    bool repair, match = expected != UINT16_MAX; /* saturated: unknown */
+    int ret;
+
+    ret = get_refcount(c, i, &on_disk, NULL);
+    if (ret < 0) {
+        check_report("Can't get refcount for cluster %" PRIu64 ": %s\n",
+                     i, g_strerror(-ret));
+        c->res->check_errors++;
+        return false;
+    }
+    if (on_disk || expected) {
+        *highest = i;
+    }
+    if (on_disk == expected) {
+        return match;
+    }
+    if (on_disk == 0) {
+        *rebuild = true;
+        repair = false;
+    } else if (on_disk > expected) {
+        repair = fix & BDRV_FIX_LEAKS;
+    } else {
+        repair = fix & BDRV_FIX_ERRORS;
+    }
+    check_report("%s cluster %" PRIu64 " refcount=%" PRIu64
+                 " reference=%" PRIu64 "\n",
+                 repair ? "Repairing" :
+                 on_disk < expected ? "ERROR" : "Leaked",
+                 i, on_disk, expected);
+    if (repair) {
+        Error *err = NULL;
+        if (set_refcount(c, i, expected, &err) < 0) {
+            check_report("ERROR could not fix refcount of cluster %"
+                         PRIu64 ": %s\n", i, error_get_pretty(err));
+            error_free(err);
+            c->res->check_errors++;
+            return match;
+        }
+        if (on_disk > expected) {
+            /* A cluster nothing uses any more is given back. */
+            if (expected == 0 &&
+                bdrv_file_pdiscard(c->bs->file,
+                                   (int64_t)(i << c->s->cluster_bits),
+                                   c->s->cluster_size, NULL) < 0) {
+                c->res->check_errors++;
+            }
+            c->res->leaks_fixed++;
+        } else {
+            c->res->corruptions_fixed++;
+        }
+        return match;
+    }
+    if (on_disk < expected) {
+        c->res->corruptions++;
+    } else {
+        c->res->leaks++;
+    }
+    return false;
+}
+
+/*
+ * The common case for the common width: a 16-bit refcount block that
+ * agrees with the counts of its clusters [first, first + n).  Returns
+ * false at the first difference (or a saturated count), leaving the
+ * block to compare_one(); else moves *@highest to the last cluster in
+ * use.  Kept branch-free inside so that the compiler vectorises it.
+ */
+static bool refblock16_matches(const uint8_t *blk, const uint16_t *imrt,
+                               uint64_t n, uint64_t first, uint64_t *highest)
+{
+    unsigned diff = 0, saturated = 0;
+
+    for (uint64_t k = 0; k < n; k++) {
+        unsigned on_disk = (blk[2 * k] << 8) | blk[2 * k + 1];
+
+        diff |= on_disk ^ imrt[k];
+        saturated |= imrt[k] == UINT16_MAX;
+    }
+    if (diff || saturated) {
+        return false;
+    }
+    for (uint64_t k = n; k > 0; k--) {
+        if (imrt[k - 1]) {
+            *highest = first + k - 1;
+            break;
+        }
+    }
+    return true;
+}
+
+/*
+ * Compares the counted references with the refcounts on disk, one
+ * refcount block at a time.  With @fix, refcounts that are too high
+ * (leaks) or too low (but not zero) are rewritten; a zero refcount for
+ * a used cluster needs the whole structure rebuilt (*@rebuild).
  */
 static void compare_refcounts(Qcow2CheckState *c, int fix, bool *rebuild,
                               uint64_t *highest)
 {
+    BDRVQcow2State *s = c->s;
+    uint64_t per_block = refblock_entries(s);
     bool all_match = true;
 
     *highest = 0;
-    for (uint64_t i = 0; i < c->nb_clusters; i++) {
-        uint64_t on_disk, expected = c->imrt[i];
-        bool repair;
-        int ret;
+    for (uint64_t first = 0; first < c->nb_clusters; first += per_block) {
+        uint64_t n = MIN(per_block, c->nb_clusters - first);
+        uint64_t rt_index = first / per_block;
+        uint64_t on_disk;
 
-        if ((i & 0xffff) == 0) {
-            check_progress(c, 50.0 + 50.0 * i / c->nb_clusters);
-        }
-        if (expected == UINT16_MAX) {
-            all_match = false;      /* saturated: not the true count */
-        }
-        ret = get_refcount(c, i, &on_disk, NULL);
-        if (ret < 0) {
-            all_match = false;
-            check_report("Can't get refcount for cluster %" PRIu64 ": %s\n",
-                         i, g_strerror(-ret));
-            c->res->check_errors++;
+        check_progress(c, 50.0 + 50.0 * first / c->nb_clusters);
+        /* Loads the block into the cache (or fails, for compare_one). */
+        if (s->refcount_bits == 16 && rt_index < c->reftable_entries &&
+            (c->reftable[rt_index] & REFT_OFFSET_MASK) &&
+            get_refcount(c, first, &on_disk, NULL) == 0 &&
+            refblock16_matches(c->refblock, c->imrt + first, n, first,
+                               highest)) {
             continue;
         }
-        if (on_disk || expected) {
-            *highest = i;
-        }
-        if (on_disk == expected) {
-            continue;
-        }
-        if (on_disk == 0) {
-            *rebuild = true;
-            repair = false;
-        } else if (on_disk > expected) {
-            repair = fix & BDRV_FIX_LEAKS;
-        } else {
-            repair = fix & BDRV_FIX_ERRORS;
-        }
-        check_report("%s cluster %" PRIu64 " refcount=%" PRIu64
-                     " reference=%" PRIu64 "\n",
-                     repair ? "Repairing" :
-                     on_disk < expected ? "ERROR" : "Leaked",
-                     i, on_disk, expected);
-        if (repair) {
-            Error *err = NULL;
-            if (set_refcount(c, i, expected, &err) < 0) {
-                check_report("ERROR could not fix refcount of cluster %"
-                             PRIu64 ": %s\n", i, error_get_pretty(err));
-                error_free(err);
-                c->res->check_errors++;
-                continue;
-            }
-            if (on_disk > expected) {
-                /* A cluster nothing uses any more is given back. */
-                if (expected == 0 &&
-                    bdrv_file_pdiscard(c->bs->file,
-                                       (int64_t)(i << c->s->cluster_bits),
-                                       c->s->cluster_size, NULL) < 0) {
-                    c->res->check_errors++;
-                }
-                c->res->leaks_fixed++;
-            } else {
-                c->res->corruptions_fixed++;
-            }
-            continue;
-        }
-        all_match = false;
-        if (on_disk < expected) {
-            c->res->corruptions++;
-        } else {
-            c->res->leaks++;
+        for (uint64_t i = first; i < first + n; i++) {
+            all_match &= compare_one(c, i, fix, rebuild, highest);
         }
     }
     c->on_disk_matches = all_match;
@@ -886,6 +1242,39 @@ static void copied_mismatch(Qcow2CheckState *c, bool repair, uint64_t pos,
     c->res->corruptions_fixed++;
 }
 
+/*
+ * Whether a data cluster's COPIED flag may be wrong, from the bits the
+ * active walk noted: the L2 tables are read again only then.
+ */
+static bool copied_flags_suspect(Qcow2CheckState *c)
+{
+    uint64_t words = DIV_ROUND_UP(c->copied_clusters, 64);
+
+    if (!c->copied || c->copied_needs_pass) {
+        return true;
+    }
+    for (uint64_t w = 0; w < words; w++) {
+        uint64_t any = c->copied[w] | c->not_copied[w];
+
+        while (any) {
+            uint64_t bit = any & -any;
+            uint64_t k = w * 64 + __builtin_ctzll(any), refcount;
+
+            any ^= bit;
+            if (c->on_disk_matches) {
+                refcount = c->imrt[k];
+            } else if (get_refcount(c, k, &refcount, NULL) < 0) {
+                return true;
+            }
+            if (((c->copied[w] & bit) && refcount != 1) ||
+                ((c->not_copied[w] & bit) && refcount == 1)) {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
 static int check_oflag_copied(Qcow2CheckState *c, int fix, Error **errp)
 {
     BDRVQcow2State *s = c->s;
@@ -893,6 +1282,7 @@ static int check_oflag_copied(Qcow2CheckState *c, int fix, Error **errp)
     bool repair = (fix & BDRV_FIX_ERRORS) ||
                   ((fix & BDRV_FIX_LEAKS) && !c->res->check_errors &&
                    !c->res->corruptions && !c->res->leaks);
+    bool data_clusters = fix || copied_flags_suspect(c);
 
     for (uint32_t i = 0; i < s->l1_size; i++) {
         uint64_t l1e = s->l1_table[i];
@@ -919,7 +1309,7 @@ static int check_oflag_copied(Qcow2CheckState *c, int fix, Error **errp)
                 s->l1_table[i] = fixed;
             }
         }
-        if (offset_into_cluster(s, l2_offset)) {
+        if (offset_into_cluster(s, l2_offset) || !data_clusters) {
             continue;
         }
         ret = bdrv_file_pread(c->bs->file, l2_offset,
@@ -988,23 +1378,89 @@ static int load_reftable(Qcow2CheckState *c, Error **errp)
     return 0;
 }
 
-/* Counts every reference to a host cluster, from scratch. */
+/* -M: the refcount blocks, from the table already in memory. */
+static void map_refcount_blocks(Qcow2CheckState *c)
+{
+    Qcow2RefcountTableMetadata *rt = c->map->refcount_table;
+    Qcow2AllocationList **tail = &rt->refcount_blocks;
+
+    for (uint64_t i = 0; i < c->reftable_entries; i++) {
+        uint64_t offset = c->reftable[i] & REFT_OFFSET_MASK;
+
+        if (offset && !(c->reftable[i] & REFT_RESERVED_MASK)) {
+            QAPI_LIST_APPEND(tail, qcow2_allocation_new(offset,
+                                                        c->s->cluster_size));
+        }
+    }
+    rt->has_refcount_blocks = rt->refcount_blocks != NULL;
+}
+
+static int count_references(Qcow2CheckState *c, int fix, bool *rebuild,
+                            Error **errp);
+
+/*
+ * Counts every reference to a host cluster, from scratch.  Without
+ * repair, an L2 table shared by snapshots is read once (shared_l2);
+ * should that change what is reported (a count overflowing), the
+ * findings held back so far are dropped and the count is done anew
+ * table by table, so the output is always that of the plain walk.
+ */
 static int calculate_refcounts(Qcow2CheckState *c, int fix, bool *rebuild,
                                Error **errp)
+{
+    BdrvCheckResult before = *c->res;
+    bool rebuild_before = *rebuild;
+    int ret;
+
+    if (fix || !c->s->nb_snapshots) {
+        return count_references(c, fix, rebuild, errp);
+    }
+    c->shared_l2 = g_hash_table_new(NULL, NULL);
+    c->recount = false;
+    reports_hold();
+    ret = count_references(c, fix, rebuild, errp);
+    g_clear_pointer(&c->shared_l2, g_hash_table_destroy);
+    reports_release(c->recount);
+    if (ret == 0 && c->recount) {
+        *c->res = before;
+        *rebuild = rebuild_before;
+        ret = count_references(c, fix, rebuild, errp);
+    }
+    return ret;
+}
+
+static int count_references(Qcow2CheckState *c, int fix, bool *rebuild,
+                            Error **errp)
 {
     BDRVQcow2State *s = c->s;
     int ret;
 
     c->fix = fix;
-    memset(c->imrt, 0, c->imrt_capacity * sizeof(*c->imrt));
+    if (c->want_map) {
+        /* A recount after a rebuild maps the image anew. */
+        qapi_free_Qcow2Metadata(c->map);
+        c->map = qcow2_metadata_new(s);
+        map_refcount_blocks(c);
+    }
+    if (c->imrt_used) {
+        /* Fresh from g_try_new0 otherwise: touching it costs time. */
+        memset(c->imrt, 0, c->imrt_capacity * sizeof(*c->imrt));
+        /* No longer reliable. */
+        large_free(c->copied, copied_bytes(c));
+        large_free(c->not_copied, copied_bytes(c));
+        c->copied = c->not_copied = NULL;
+    }
+    c->imrt_used = true;
     c->res->bfi.total_clusters = size_to_clusters(s, s->size);
     inc_refcounts(c, 0, s->cluster_size);
     ret = check_refcounts_l1(c, s->l1_table_offset, s->l1_size,
-                             CHECK_FRAG_INFO, errp);
+                             CHECK_FRAG_INFO |
+                             (c->copied ? CHECK_NOTE_COPIED : 0),
+                             c->map ? c->map->active_l1 : NULL, errp);
     if (ret < 0) {
         return ret;
     }
-    if ((ret = check_snapshots(c, errp)) < 0) {
+    if ((ret = check_snapshots(c, errp)) < 0 || c->recount) {
         return ret;
     }
     inc_refcounts(c, s->refcount_table_offset,
@@ -1158,9 +1614,11 @@ int qcow2_check(BlockDriverState *bs, BdrvCheckResult *res, int fix,
         .last_progress = -100.0,
         .refcount_max = s->refcount_bits == 64 ? UINT64_MAX
                         : (1ull << s->refcount_bits) - 1,
+        .want_map = fix & BDRV_CHECK_MAP,
     };
     int ret;
 
+    fix &= BDRV_FIX_LEAKS | BDRV_FIX_ERRORS;
     ret = check_read_snapshot_table(bs, res);
     if (ret < 0) {
         return ret;
@@ -1169,9 +1627,20 @@ int qcow2_check(BlockDriverState *bs, BdrvCheckResult *res, int fix,
     /* One 2-byte counter per host cluster, as QEMU uses. */
     c.imrt_capacity = QEMU_ALIGN_UP(MAX(c.nb_clusters, 1),
                                     refblock_entries(s));
-    c.imrt = g_try_new0(uint16_t, c.imrt_capacity);
+    c.imrt = large_zalloc(c.imrt_capacity * sizeof(*c.imrt));
     c.refblock = g_malloc(s->cluster_size);
     c.l2 = g_malloc(s->l2_size * s->l2_entry_size);
+    if (!fix && !has_data_file(s)) {
+        c.copied_clusters = c.nb_clusters;
+        c.copied = large_zalloc(copied_bytes(&c));
+        c.not_copied = large_zalloc(copied_bytes(&c));
+        if (!c.copied || !c.not_copied) {
+            /* Only a shortcut: the COPIED pass works without it. */
+            large_free(c.copied, copied_bytes(&c));
+            large_free(c.not_copied, copied_bytes(&c));
+            c.copied = c.not_copied = NULL;
+        }
+    }
     if (!c.imrt) {
         error_setg(errp, "Cannot allocate the reference count table for %"
                    PRIu64 " clusters", c.nb_clusters);
@@ -1185,7 +1654,11 @@ int qcow2_check(BlockDriverState *bs, BdrvCheckResult *res, int fix,
     if (ret == 0 && fix && !res->check_errors && !res->corruptions) {
         ret = qcow2_mark_clean(bs, errp);
     }
-    g_free(c.imrt);
+    /* Also after a failure: the map shows what could be located. */
+    res->metadata = c.map;
+    large_free(c.imrt, c.imrt_capacity * sizeof(*c.imrt));
+    large_free(c.copied, copied_bytes(&c));
+    large_free(c.not_copied, copied_bytes(&c));
     g_free(c.refblock);
     g_free(c.l2);
     g_free(c.reftable);

@@ -140,6 +140,13 @@ typedef struct Qcow2UnknownExt {
     uint8_t *data;
 } Qcow2UnknownExt;
 
+/* Where one header extension's data lies in the first cluster. */
+typedef struct Qcow2ExtLocation {
+    uint32_t magic;
+    uint32_t len;
+    uint64_t offset;            /* of the data, after type and length */
+} Qcow2ExtLocation;
+
 typedef struct Qcow2Snapshot {
     uint64_t l1_table_offset;
     uint32_t l1_size;
@@ -210,6 +217,8 @@ typedef struct BDRVQcow2State {
     uint64_t bitmap_directory_offset;
     Qcow2UnknownExt *unknown_exts;
     size_t nb_unknown_exts;
+    Qcow2ExtLocation *ext_locations;    /* every extension, file order */
+    size_t nb_ext_locations;
 
     /* Tables. */
     uint64_t *l1_table;         /* host byte order */
@@ -309,12 +318,24 @@ int qcow2_read_bitmap_directory(BlockDriverState *bs, Error **errp);
 void qcow2_free_bitmaps(BDRVQcow2State *s);
 /*
  * Reads and validates a bitmap's table; @table gets the cluster offset
- * of each entry (0: all-zeroes or all-ones).
+ * of each entry (0: all-zeroes or all-ones).  With @map (the check's
+ * -M), *@map describes the table and every entry, invalid ones too, even
+ * when the load then fails.
  */
 int qcow2_bitmap_table_load(BlockDriverState *bs, const Qcow2Bitmap *bm,
-                            uint64_t **table, Error **errp);
+                            uint64_t **table, Qcow2BitmapTable **map,
+                            Error **errp);
 Qcow2BitmapInfoList *qcow2_get_bitmap_info_list(BlockDriverState *bs,
                                                 Error **errp);
+
+/*
+ * The -M metadata map's skeleton, from the header (qcow2-metadata.c);
+ * the check's walk adds the lists of tables it visits.
+ */
+Qcow2Allocation *qcow2_allocation_new(uint64_t offset, uint64_t size);
+Qcow2L1Table *qcow2_metadata_l1_new(const char *name, uint64_t offset,
+                                    uint32_t l1_size);
+Qcow2Metadata *qcow2_metadata_new(const BDRVQcow2State *s);
 
 /* Consistency check (qcow2-refcount.c) */
 int qcow2_check(BlockDriverState *bs, BdrvCheckResult *res, int fix,

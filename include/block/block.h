@@ -59,6 +59,8 @@ typedef struct BdrvCheckResult {
     int64_t leaks_fixed;
     int64_t image_end_offset;
     BlockFragInfo bfi;
+    /* With BDRV_CHECK_MAP: where the metadata lives; the caller frees it. */
+    Qcow2Metadata *metadata;
 } BdrvCheckResult;
 
 /* Progress of a long operation, 0.0 to 100.0. */
@@ -67,6 +69,8 @@ typedef void BdrvProgressFn(double percent);
 typedef enum BdrvCheckMode {
     BDRV_FIX_LEAKS = 1,
     BDRV_FIX_ERRORS = 2,
+    /* Not a repair: the walk also fills res->metadata (qemu-img check -M). */
+    BDRV_CHECK_MAP = 4,
 } BdrvCheckMode;
 
 /*
