@@ -34,8 +34,8 @@ static int read_table_bytes(BlockDriverState *bs, uint64_t pos, size_t len,
                                    errp);
 }
 
-static int read_snapshot(BlockDriverState *bs, uint64_t *pos, uint32_t i,
-                         Error **errp)
+static int read_snapshot(BlockDriverState *bs, uint64_t *pos, uint64_t *end,
+                         uint32_t i, Error **errp)
 {
     BDRVQcow2State *s = bs->opaque;
     Qcow2Snapshot *sn = &s->snapshots[i];
@@ -86,14 +86,16 @@ static int read_snapshot(BlockDriverState *bs, uint64_t *pos, uint32_t i,
     sn->id_str = g_strndup((const char *)var + sn->extra_data_size, id_len);
     sn->name = g_strndup((const char *)var + sn->extra_data_size + id_len,
                          name_len);
-    *pos += QEMU_ALIGN_UP(sizeof(h) + var_len, 8);
+    *end = *pos + sizeof(h) + var_len;
+    /* Each entry starts 8-byte aligned; the last one is not padded. */
+    *pos = QEMU_ALIGN_UP(*end, 8);
     return 0;
 }
 
 int qcow2_read_snapshots(BlockDriverState *bs, Error **errp)
 {
     BDRVQcow2State *s = bs->opaque;
-    uint64_t pos = 0;
+    uint64_t pos = 0, end = 0;
 
     if (!s->nb_snapshots) {
         return 0;
@@ -101,13 +103,13 @@ int qcow2_read_snapshots(BlockDriverState *bs, Error **errp)
     /* nb_snapshots <= QCOW_MAX_SNAPSHOTS: checked with the table. */
     s->snapshots = g_new0(Qcow2Snapshot, s->nb_snapshots);
     for (uint32_t i = 0; i < s->nb_snapshots; i++) {
-        int ret = read_snapshot(bs, &pos, i, errp);
+        int ret = read_snapshot(bs, &pos, &end, i, errp);
         if (ret < 0) {
             qcow2_free_snapshots(s);
             return ret;
         }
     }
-    s->snapshots_size = pos;
+    s->snapshots_size = end;
     return 0;
 }
 
