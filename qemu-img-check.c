@@ -3,7 +3,8 @@
  */
 #include <unistd.h>
 #include "qemu-img.h"
-#include "qapi-visit.h"
+#include "qapi/emitter.h"
+#include "qapi-emit.h"
 
 /* Exit codes, as qemu-img 7.2 documents them. */
 #define CHECK_EXIT_OK           0
@@ -89,6 +90,23 @@ static void dump_human_image_check(const ImageCheck *check, bool quiet)
     if (check->image_end_offset) {
         printf("Image end offset: %" PRId64 "\n", check->image_end_offset);
     }
+    if (check->has_viscera) {
+        /* Beyond 7.2: the map, the way info prints format details. */
+        g_autoptr(QapiEmitter) e = qapi_human_emitter_new(stdout, 1);
+
+        printf("Metadata:\n");
+        qapi_emit_Qcow2Metadata(e, check->viscera);
+    }
+}
+
+/* Printed as it is walked: a map may hold millions of entries. */
+static void dump_json_image_check(const ImageCheck *check)
+{
+    g_autoptr(QapiEmitter) e = qapi_json_emitter_new(stdout);
+
+    qapi_emit_ImageCheck(e, check);
+    qapi_emitter_free(g_steal_pointer(&e));
+    printf("\n");
 }
 
 static int check_exit_code(const ImageCheck *check)
@@ -217,8 +235,7 @@ int img_check(int argc, char **argv)
      */
     if (ret == 0 || check->has_viscera) {
         if (ofmt == OFORMAT_JSON) {
-            g_autoptr(QObject) obj = qapi_out_ImageCheck(check);
-            img_print_json(obj);
+            dump_json_image_check(check);
         } else {
             dump_human_image_check(check, quiet);
         }

@@ -5,7 +5,7 @@
 #include <time.h>
 #include "block/block_int.h"
 #include "qemu/cutils.h"
-#include "qapi-visit.h"
+#include "qapi-emit.h"
 
 ImageInfo *bdrv_query_image_info(BlockDriverState *bs, Error **errp)
 {
@@ -67,83 +67,6 @@ ImageInfo *bdrv_query_image_info(BlockDriverState *bs, Error **errp)
     return g_steal_pointer(&info);
 }
 
-static void dump_qobject(GString *out, int indent, const QObject *obj);
-
-static void dump_scalar(GString *out, const QObject *obj)
-{
-    const QNum *qn;
-
-    switch (qobject_type(obj)) {
-    case QTYPE_QSTRING:
-        g_string_append(out, qstring_get_str((const QString *)obj));
-        break;
-    case QTYPE_QBOOL:
-        g_string_append(out, qbool_get_bool((const QBool *)obj) ? "true"
-                                                                : "false");
-        break;
-    case QTYPE_QNUM:
-        qn = (const QNum *)obj;
-        if (qn->kind == QNUM_U64) {
-            g_string_append_printf(out, "%" PRIu64, qn->u.u64);
-        } else if (qn->kind == QNUM_I64) {
-            g_string_append_printf(out, "%" PRId64, qn->u.i64);
-        } else {
-            g_string_append_printf(out, "%f", qn->u.dbl);
-        }
-        break;
-    case QTYPE_QNULL:
-        g_string_append(out, "null");
-        break;
-    default:
-        g_assert_not_reached();
-    }
-}
-
-static bool is_composite(const QObject *obj)
-{
-    return qobject_type(obj) == QTYPE_QDICT ||
-           qobject_type(obj) == QTYPE_QLIST;
-}
-
-/* "key:" then the value on the same line, or nested below it. */
-static void dump_member(GString *out, int indent, const char *label,
-                        const QObject *value)
-{
-    g_string_append_printf(out, "%*s%s:", indent * 4, "", label);
-    if (is_composite(value)) {
-        g_string_append_c(out, '\n');
-        dump_qobject(out, indent + 1, value);
-    } else {
-        g_string_append_c(out, ' ');
-        dump_scalar(out, value);
-        g_string_append_c(out, '\n');
-    }
-}
-
-static void dump_qobject(GString *out, int indent, const QObject *obj)
-{
-    if (qobject_type(obj) == QTYPE_QDICT) {
-        const QDict *dict = (const QDict *)obj;
-        for (const QDictEntry *e = qdict_first(dict); e;
-             e = qdict_next(dict, e)) {
-            /* People read "lazy refcounts", not "lazy-refcounts". */
-            g_autofree char *label = g_strdup(qdict_entry_key(e));
-            g_strdelimit(label, "-", ' ');
-            dump_member(out, indent, label, qdict_entry_value(e));
-        }
-    } else if (qobject_type(obj) == QTYPE_QLIST) {
-        int i = 0;
-        for (const QListEntry *e = qlist_first((const QList *)obj); e;
-             e = qlist_next(e)) {
-            g_autofree char *label = g_strdup_printf("[%d]", i++);
-            dump_member(out, indent, label, qlist_entry_obj(e));
-        }
-    } else {
-        dump_scalar(out, obj);
-        g_string_append_c(out, '\n');
-    }
-}
-
 static void dump_snapshot_row(GString *out, const char *id, const char *tag,
                               const char *vm_size, const char *date,
                               const char *clock, const char *icount)
@@ -195,6 +118,23 @@ static void dump_backing(GString *out, const ImageInfo *info)
     }
 }
 
+/*
+ * qemu-img prints the "data" member of the format's branch, not the
+ * tagged union around it, with the generic human printer.
+ */
+static void dump_format_specific(GString *out, const ImageInfoSpecific *spec)
+{
+    g_autoptr(QapiEmitter) e = qapi_human_emitter_new_gstring(out, 1);
+
+    switch (spec->type) {
+    case IMAGE_INFO_SPECIFIC_KIND_QCOW2:
+        qapi_emit_ImageInfoSpecificQCow2(e, spec->u.qcow2.data);
+        break;
+    default:
+        break;
+    }
+}
+
 void bdrv_image_info_dump(const ImageInfo *info, GString *out)
 {
     g_autofree char *vsize = size_to_str(info->virtual_size);
@@ -230,11 +170,7 @@ void bdrv_image_info_dump(const ImageInfo *info, GString *out)
         }
     }
     if (info->has_format_specific) {
-        g_autoptr(QObject) obj = qapi_out_ImageInfoSpecific(
-            info->format_specific);
-        QDict *data = qdict_get_qdict(qobject_to_qdict(obj), "data");
-
         g_string_append(out, "Format specific information:\n");
-        dump_qobject(out, 1, QOBJECT(data));
+        dump_format_specific(out, info->format_specific);
     }
 }

@@ -47,7 +47,11 @@ static int32_t utf8_decode(const unsigned char *s, size_t n, size_t *len)
     return (int32_t)cp;
 }
 
-static void json_append_string(GString *out, const char *str)
+/*
+ * QEMU escapes everything outside printable ASCII, with upper-case hex
+ * digits and surrogate pairs, and turns invalid UTF-8 into U+FFFD.
+ */
+void qjson_append_string(GString *out, const char *str)
 {
     const unsigned char *s = (const unsigned char *)str;
     size_t n = strlen(str);
@@ -88,7 +92,6 @@ static void json_append_string(GString *out, const char *str)
             if (cp >= 0x20 && cp < 0x7f) {
                 g_string_append_c(out, (char)cp);
             } else if (cp > 0xffff) {
-                /* QEMU escapes everything outside printable ASCII. */
                 cp -= 0x10000;
                 g_string_append_printf(out, "\\u%04X\\u%04X",
                                        0xd800 | (cp >> 10),
@@ -101,17 +104,33 @@ static void json_append_string(GString *out, const char *str)
     g_string_append_c(out, '"');
 }
 
+void qjson_append_int(GString *out, int64_t value)
+{
+    g_string_append_printf(out, "%" PRId64, value);
+}
+
+void qjson_append_uint(GString *out, uint64_t value)
+{
+    g_string_append_printf(out, "%" PRIu64, value);
+}
+
+/* Enough digits that the text reads back as the same double. */
+void qjson_append_double(GString *out, double value)
+{
+    g_string_append_printf(out, "%.17g", value);
+}
+
 static void json_append_number(GString *out, const QNum *qn)
 {
     switch (qn->kind) {
     case QNUM_I64:
-        g_string_append_printf(out, "%" PRId64, qn->u.i64);
+        qjson_append_int(out, qn->u.i64);
         break;
     case QNUM_U64:
-        g_string_append_printf(out, "%" PRIu64, qn->u.u64);
+        qjson_append_uint(out, qn->u.u64);
         break;
     case QNUM_DOUBLE:
-        g_string_append_printf(out, "%.17g", qn->u.dbl);
+        qjson_append_double(out, qn->u.dbl);
         break;
     }
 }
@@ -143,7 +162,7 @@ static void json_append_dict(GString *out, const QDict *dict, bool pretty,
     for (const QDictEntry *e = qdict_first(dict); e; e = qdict_next(dict, e)) {
         g_string_append(out, sep);
         json_indent(out, pretty, level + 1);
-        json_append_string(out, e->key);
+        qjson_append_string(out, e->key);
         g_string_append(out, ": ");
         json_append(out, e->value, pretty, level + 1);
         sep = pretty ? "," : ", ";
@@ -179,7 +198,7 @@ static void json_append(GString *out, const QObject *obj, bool pretty,
         json_append_number(out, (const QNum *)obj);
         break;
     case QTYPE_QSTRING:
-        json_append_string(out, ((const QString *)obj)->str);
+        qjson_append_string(out, ((const QString *)obj)->str);
         break;
     case QTYPE_QBOOL:
         g_string_append(out, ((const QBool *)obj)->value ? "true" : "false");

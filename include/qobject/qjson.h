@@ -16,6 +16,16 @@ GString *qobject_to_json(const QObject *obj);
  */
 GString *qobject_to_json_pretty(const QObject *obj, bool pretty);
 
+/*
+ * The scalars of that text, shared with the streaming JSON emitter
+ * (qapi/emitter.h) so that both print the same bytes: a string quoted
+ * and escaped as QEMU escapes it, and numbers.
+ */
+void qjson_append_string(GString *out, const char *str);
+void qjson_append_int(GString *out, int64_t value);
+void qjson_append_uint(GString *out, uint64_t value);
+void qjson_append_double(GString *out, double value);
+
 /* Parse exactly one JSON value; NULL with @errp set on any error. */
 QObject *qobject_from_json(const char *string, Error **errp);
 

@@ -5,7 +5,7 @@ import os
 import re
 import sys
 
-from . import gen_docs, gen_introspect, gen_types, gen_visit
+from . import gen_docs, gen_emit, gen_introspect, gen_types, gen_visit
 from .schema import Schema
 from .source import QAPIError
 
@@ -26,6 +26,7 @@ def generate(schema_fname, outdir, prefix, docs=None, depfile=None):
     outputs = {}
     outputs.update(gen_types.generate(schema, prefix, base))
     outputs.update(gen_visit.generate(schema, prefix, base))
+    outputs.update(gen_emit.generate(schema, prefix, base))
     outputs.update(gen_introspect.generate(schema, prefix, base))
     os.makedirs(outdir, exist_ok=True)
     for name, text in outputs.items():
@@ -43,8 +44,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(
         prog='qapi-gen.py',
         description='Check a QAPI schema and generate C types, output '
-        'visitors, introspection data and (with --docs) a Markdown '
-        'reference from it.')
+        'visitors, emitters, introspection data and (with --docs) a '
+        'Markdown reference from it.')
     parser.add_argument('-o', '--output-dir', default='.', metavar='OUTDIR',
                         help='directory for the generated files '
                         '(default: current directory)')

@@ -33,6 +33,7 @@ GOOD = 'qapi-schema-test.json'
 GOLDEN_DOCS = 'qapi-schema-test.md'
 GOLDEN_INTROSPECT = 'qapi-schema-test.introspect.json'
 OUTPUTS = ['qapi-types.h', 'qapi-types.c', 'qapi-visit.h', 'qapi-visit.c',
+           'qapi-emit.h', 'qapi-emit.c',
            'qapi-introspect.h', 'qapi-introspect.c', 'qapi-introspect.json']
 
 

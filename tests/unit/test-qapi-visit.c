@@ -1,7 +1,7 @@
 /*
  * The code scripts/qapi-gen.py generates from
- * tests/qapi-schema/qapi-schema-test.json: output visitors, free
- * functions, enum string tables and introspection data.
+ * tests/qapi-schema/qapi-schema-test.json: output visitors, emitters,
+ * free functions, enum string tables and introspection data.
  *
  * The expected JSON follows QEMU's QDict order (buckets in ascending
  * order of hash % 512, the member inserted last first inside a bucket;
@@ -11,6 +11,7 @@
  */
 #include "qobject/qobject-all.h"
 #include "test-qapi-visit.h"
+#include "test-qapi-emit.h"
 #include "test-qapi-introspect.h"
 
 /* Print @obj as QEMU's pretty JSON, compare, and drop the reference. */
@@ -22,6 +23,22 @@ static void check_json(QObject *obj, const char *expected)
     g_string_free(json, TRUE);
     qobject_unref_impl(obj);
 }
+
+/*
+ * Both ways of printing @value of type @T must give @expected: the JSON
+ * writer over the tree qapi_out_T() builds, and the JSON emitter that
+ * qapi_emit_T() drives straight from the C value.
+ */
+#define CHECK_JSON(T, value, expected) do {                             \
+        GString *emitted_ = g_string_new(NULL);                         \
+        QapiEmitter *emitter_ = qapi_json_emitter_new_gstring(emitted_); \
+                                                                        \
+        qapi_emit_##T(emitter_, value);                                 \
+        qapi_emitter_free(emitter_);                                    \
+        g_assert_cmpstr(emitted_->str, ==, expected);                   \
+        g_string_free(emitted_, TRUE);                                  \
+        check_json(qapi_out_##T(value), expected);                      \
+    } while (0)
 
 static TestSub *make_sub(const char *name, bool has_count, uint8_t count)
 {
@@ -79,7 +96,7 @@ static void test_scalars(void)
     s->q_enum = TEST_ENUM_VALUE_TWO;
     s->q_default = false;
     s->q_unix = 7;
-    check_json(qapi_out_TestScalars(s),
+    CHECK_JSON(TestScalars, s,
                "{\n"
                "    \"str\": \"hello \\\"world\\\"\\n\",\n"
                "    \"i\": 42,\n"
@@ -119,7 +136,8 @@ static void test_has_flag_skips(void)
     obj = qapi_out_TestScalars(s);
     g_assert_false(qdict_haskey(qobject_to_qdict(obj), "base-str"));
     g_assert_cmpuint(qdict_size(qobject_to_qdict(obj)), ==, 17);
-    check_json(obj,
+    qobject_unref_impl(obj);
+    CHECK_JSON(TestScalars, s,
                "{\n"
                "    \"str\": \"\",\n"
                "    \"i\": 0,\n"
@@ -174,7 +192,7 @@ static void test_optional_all(void)
     o->opt_union->common = g_strdup("c");
     o->has_opt_mixed_name = true;
     o->opt_mixed_name = 9;
-    check_json(qapi_out_TestOptional(o),
+    CHECK_JSON(TestOptional, o,
                "{\n"
                "    \"opt-str\": \"s\",\n"
                "    \"opt-int\": -5,\n"
@@ -216,7 +234,7 @@ static void test_optional_none(void)
     o->opt_int = 5;
     o->opt_sub = make_sub("ignored", false, 0);
     QAPI_LIST_PREPEND(o->opt_str_list, g_strdup("ignored"));
-    check_json(qapi_out_TestOptional(o), "{\n}");
+    CHECK_JSON(TestOptional, o, "{\n}");
 }
 
 static void test_lists(void)
@@ -241,7 +259,7 @@ static void test_lists(void)
     QAPI_LIST_PREPEND(l->sub_list, make_sub("s", false, 0));
     QAPI_LIST_PREPEND(l->union_list, make_union_fancy());
     QAPI_LIST_PREPEND(l->union_list, make_union_plain("p", 1));
-    check_json(qapi_out_TestLists(l),
+    CHECK_JSON(TestLists, l,
                "{\n"
                "    \"enum-list\": [\n"
                "        \"default\",\n"
@@ -306,7 +324,7 @@ static void test_bucket_order(void)
         .kappa = 1, .xi = 2, .has_alpha_beta = true, .alpha_beta = true,
     };
 
-    check_json(qapi_out_TestCollision(&c),
+    CHECK_JSON(TestCollision, &c,
                "{\n"
                "    \"xi\": 2,\n"
                "    \"kappa\": 1,\n"
@@ -314,7 +332,7 @@ static void test_bucket_order(void)
                "    \"alpha-beta\": true\n"
                "}");
     c.has_alpha_beta = false;
-    check_json(qapi_out_TestCollision(&c),
+    CHECK_JSON(TestCollision, &c,
                "{\n"
                "    \"xi\": 2,\n"
                "    \"kappa\": 1,\n"
@@ -331,7 +349,7 @@ static void test_union_inline(void)
     u->type = TEST_ENUM_3RD;
     u->has_note = true;
     u->note = g_strdup("n");
-    check_json(qapi_out_TestUnionInline(u),
+    CHECK_JSON(TestUnionInline, u,
                "{\n"
                "    \"note\": \"n\",\n"
                "    \"type\": \"3rd\"\n"
@@ -339,7 +357,7 @@ static void test_union_inline(void)
 
     d->type = TEST_ENUM_DEFAULT;
     d->u.q_default.fancy_str = g_strdup("d");
-    check_json(qapi_out_TestUnionInline(d),
+    CHECK_JSON(TestUnionInline, d,
                "{\n"
                "    \"fancy-str\": \"d\",\n"
                "    \"inc-flag\": false,\n"
@@ -347,7 +365,7 @@ static void test_union_inline(void)
                "}");
 
     n->type = TEST_ENUM_VALUE_TWO;
-    check_json(qapi_out_TestUnionInline(n),
+    CHECK_JSON(TestUnionInline, n,
                "{\n"
                "    \"type\": \"value-two\"\n"
                "}");
@@ -372,7 +390,7 @@ static void test_recursive(void)
     root->has_children = true;
     QAPI_LIST_PREPEND(root->children, c2);
     QAPI_LIST_PREPEND(root->children, c1);
-    check_json(qapi_out_TestRecursive(root),
+    CHECK_JSON(TestRecursive, root,
                "{\n"
                "    \"name\": \"root\",\n"
                "    \"children\": [\n"
@@ -400,28 +418,28 @@ static void test_null_values(void)
     TestSub sub = { 0 };
     TestEmpty empty = { 0 };
 
-    check_json(qapi_out_TestSub(NULL), "{\n}");
-    check_json(qapi_out_TestSubList(NULL), "[\n]");
-    check_json(qapi_out_strList(NULL), "[\n]");
-    check_json(qapi_out_TestUnion(NULL), "{\n}");
-    check_json(qapi_out_TestSub(&sub), "{\n    \"name\": \"\"\n}");
-    check_json(qapi_out_TestEmpty(&empty), "{\n}");
+    CHECK_JSON(TestSub, NULL, "{\n}");
+    CHECK_JSON(TestSubList, NULL, "[\n]");
+    CHECK_JSON(strList, NULL, "[\n]");
+    CHECK_JSON(TestUnion, NULL, "{\n}");
+    CHECK_JSON(TestSub, &sub, "{\n    \"name\": \"\"\n}");
+    CHECK_JSON(TestEmpty, &empty, "{\n}");
     QAPI_LIST_PREPEND(strs, NULL);
     QAPI_LIST_PREPEND(strs, g_strdup("x"));
-    check_json(qapi_out_strList(strs), "[\n    \"x\",\n    \"\"\n]");
+    CHECK_JSON(strList, strs, "[\n    \"x\",\n    \"\"\n]");
 }
 
 static void test_enum_out(void)
 {
     g_autoptr(TestEnumList) list = NULL;
 
-    check_json(qapi_out_TestEnum(TEST_ENUM_DOTTED_VALUE), "\"dotted.value\"");
-    check_json(qapi_out_TestPrefixed(TEST_PFX_TWO), "\"two\"");
-    check_json(qapi_out_QCryptoTestFormat(Q_CRYPTO_TEST_FORMAT_LUKS),
+    CHECK_JSON(TestEnum, TEST_ENUM_DOTTED_VALUE, "\"dotted.value\"");
+    CHECK_JSON(TestPrefixed, TEST_PFX_TWO, "\"two\"");
+    CHECK_JSON(QCryptoTestFormat, Q_CRYPTO_TEST_FORMAT_LUKS,
                "\"luks\"");
     QAPI_LIST_PREPEND(list, TEST_ENUM_UNDER_SCORE);
     QAPI_LIST_PREPEND(list, TEST_ENUM_VALUE1);
-    check_json(qapi_out_TestEnumList(list),
+    CHECK_JSON(TestEnumList, list,
                "[\n    \"value1\",\n    \"under_score\"\n]");
 }
 
