@@ -61,6 +61,10 @@ typedef struct Qcow2CheckState {
     uint8_t *refblock;          /* one cached refcount block */
     uint64_t refblock_offset;
     uint8_t *l2;                /* one L2 table */
+    uint8_t *l2_batch;          /* L2 tables read together */
+    uint64_t l2_batch_bytes;    /* its size */
+    uint64_t l2_batch_offset;   /* what it holds, if l2_batch_len */
+    uint64_t l2_batch_len;
     bool corruption_signalled;  /* 7.2 reports the first one only */
     int fix;                    /* BDRV_FIX_* for the current pass */
     /*
@@ -675,8 +679,50 @@ static void note_copied(Qcow2CheckState *c, uint64_t e)
     }
 }
 
+/*
+ * The L2 table at @l2_offset, entry @i of the L1 table @l1 (of @l1_size
+ * entries, big-endian).  Without repair, runs of L2 tables that follow
+ * each other in the file (as allocation and preallocation lay them out)
+ * are read with one large read; a repair may rewrite a table, so it
+ * reads them one by one.
+ */
+static const uint8_t *read_l2_table(Qcow2CheckState *c, const uint8_t *l1,
+                                    uint32_t l1_size, uint32_t i,
+                                    uint64_t l2_offset, Error **errp)
+{
+    BDRVQcow2State *s = c->s;
+    uint64_t table = s->l2_size * s->l2_entry_size;
+    uint64_t run = 1, max_run = c->l2_batch_bytes / s->cluster_size;
+
+    if (c->l2_batch_len && l2_offset >= c->l2_batch_offset &&
+        l2_offset - c->l2_batch_offset + table <= c->l2_batch_len &&
+        !offset_into_cluster(s, l2_offset - c->l2_batch_offset)) {
+        return c->l2_batch + (l2_offset - c->l2_batch_offset);
+    }
+    c->l2_batch_len = 0;
+    if (!c->fix && !offset_into_cluster(s, l2_offset)) {
+        while (run < max_run && i + run < l1_size &&
+               (ldq_be_p(l1 + (size_t)(i + run) * L1E_SIZE) &
+                L1E_OFFSET_MASK) == l2_offset + run * s->cluster_size) {
+            run++;
+        }
+    }
+    if (run > 1 &&
+        bdrv_file_pread(c->bs->file, l2_offset,
+                        (run - 1) * s->cluster_size + table, c->l2_batch,
+                        NULL) == 0) {
+        c->l2_batch_offset = l2_offset;
+        c->l2_batch_len = (run - 1) * s->cluster_size + table;
+        return c->l2_batch;
+    }
+    if (bdrv_file_pread(c->bs->file, l2_offset, table, c->l2, errp) < 0) {
+        return NULL;
+    }
+    return c->l2;
+}
+
 static int check_refcounts_l2(Qcow2CheckState *c, uint64_t l2_offset,
-                              int flags, Error **errp)
+                              const uint8_t *l2, int flags, Error **errp)
 {
     BDRVQcow2State *s = c->s;
     uint64_t next_contiguous = 0;
@@ -685,15 +731,9 @@ static int check_refcounts_l2(Qcow2CheckState *c, uint64_t l2_offset,
     /* Anything but an aligned offset and COPIED takes the general path. */
     uint64_t fast_mask = ~(L2E_OFFSET_MASK | QCOW_OFLAG_COPIED) |
                          (s->cluster_size - 1);
-    int ret;
 
-    ret = bdrv_file_pread(c->bs->file, l2_offset,
-                          s->l2_size * s->l2_entry_size, c->l2, errp);
-    if (ret < 0) {
-        return ret;
-    }
     for (uint64_t i = 0; i < s->l2_size; i++) {
-        const uint8_t *p = c->l2 + i * s->l2_entry_size;
+        const uint8_t *p = l2 + i * s->l2_entry_size;
         uint64_t e = ldq_be_p(p);
         uint64_t bitmap, k = (e & L2E_OFFSET_MASK) >> s->cluster_bits;
         Qcow2ClusterType type;
@@ -873,6 +913,7 @@ static int check_refcounts_l1(Qcow2CheckState *c, uint64_t l1_offset,
     g_autofree uint8_t *raw = NULL;
     uint64_t bytes = (uint64_t)l1_size * L1E_SIZE;
     Qcow2AllocationList **l2_tail = map ? &map->l2_list : NULL;
+    const uint8_t *l2;
     uint64_t reports;
     int ret;
 
@@ -918,8 +959,12 @@ static int check_refcounts_l1(Qcow2CheckState *c, uint64_t l1_offset,
             continue;
         }
         reports = nb_reports;
+        l2 = read_l2_table(c, raw, l1_size, i, l2_offset, errp);
+        if (!l2) {
+            return -EIO;
+        }
         /* The COPIED pass skips the L2 tables it cannot trust. */
-        ret = check_refcounts_l2(c, l2_offset,
+        ret = check_refcounts_l2(c, l2_offset, l2,
                                  l2_offset && !offset_into_cluster(s, l2_offset)
                                  ? flags : flags & ~CHECK_NOTE_COPIED, errp);
         if (ret < 0) {
@@ -1630,6 +1675,9 @@ int qcow2_check(BlockDriverState *bs, BdrvCheckResult *res, int fix,
     c.imrt = large_zalloc(c.imrt_capacity * sizeof(*c.imrt));
     c.refblock = g_malloc(s->cluster_size);
     c.l2 = g_malloc(s->l2_size * s->l2_entry_size);
+    /* 1 MiB of tables per read, or one table of the largest kind. */
+    c.l2_batch_bytes = MAX(1024 * 1024, s->cluster_size);
+    c.l2_batch = g_malloc(c.l2_batch_bytes);
     if (!fix && !has_data_file(s)) {
         c.copied_clusters = c.nb_clusters;
         c.copied = large_zalloc(copied_bytes(&c));
@@ -1661,6 +1709,7 @@ int qcow2_check(BlockDriverState *bs, BdrvCheckResult *res, int fix,
     large_free(c.not_copied, copied_bytes(&c));
     g_free(c.refblock);
     g_free(c.l2);
+    g_free(c.l2_batch);
     g_free(c.reftable);
     return ret;
 }

@@ -96,19 +96,28 @@ static EmitterFrame *emitter_top(QapiEmitter *e)
 }
 
 /* JSON: a newline, then four spaces per level. */
+static void append_spaces(GString *buf, size_t n)
+{
+    static const char spaces[] = "                                "
+                                 "                                ";
+
+    while (n) {
+        size_t k = MIN(n, sizeof(spaces) - 1);
+        g_string_append_len(buf, spaces, k);
+        n -= k;
+    }
+}
+
 static void json_newline(QapiEmitter *e, unsigned level)
 {
     g_string_append_c(e->buf, '\n');
-    for (unsigned i = 0; i < level; i++) {
-        g_string_append(e->buf, "    ");
-    }
+    append_spaces(e->buf, (size_t)level * 4);
 }
 
 /* Human: the indent of what the innermost open struct or list holds. */
 static void human_indent(QapiEmitter *e)
 {
-    g_string_append_printf(e->buf, "%*s",
-                           (e->indent + (int)e->frames->len - 1) * 4, "");
+    append_spaces(e->buf, (size_t)(e->indent + e->frames->len - 1) * 4);
 }
 
 /*

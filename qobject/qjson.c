@@ -54,9 +54,17 @@ static int32_t utf8_decode(const unsigned char *s, size_t n, size_t *len)
 void qjson_append_string(GString *out, const char *str)
 {
     const unsigned char *s = (const unsigned char *)str;
-    size_t n = strlen(str);
+    size_t n = strlen(str), plain = 0;
 
+    /* Most strings (all member names) need no escaping: copy them. */
+    while (plain < n && s[plain] >= 0x20 && s[plain] < 0x7f &&
+           s[plain] != '"' && s[plain] != '\\') {
+        plain++;
+    }
     g_string_append_c(out, '"');
+    g_string_append_len(out, str, plain);
+    s += plain;
+    n -= plain;
     while (n) {
         size_t len;
         int32_t cp = utf8_decode(s, n, &len);
@@ -104,14 +112,28 @@ void qjson_append_string(GString *out, const char *str)
     g_string_append_c(out, '"');
 }
 
-void qjson_append_int(GString *out, int64_t value)
-{
-    g_string_append_printf(out, "%" PRId64, value);
-}
-
+/* Decimal digits without printf: maps print millions of numbers. */
 void qjson_append_uint(GString *out, uint64_t value)
 {
-    g_string_append_printf(out, "%" PRIu64, value);
+    char buf[20];
+    size_t i = sizeof(buf);
+
+    do {
+        buf[--i] = '0' + value % 10;
+        value /= 10;
+    } while (value);
+    g_string_append_len(out, buf + i, sizeof(buf) - i);
+}
+
+void qjson_append_int(GString *out, int64_t value)
+{
+    if (value < 0) {
+        g_string_append_c(out, '-');
+        /* Negated in unsigned arithmetic, so INT64_MIN works too. */
+        qjson_append_uint(out, -(uint64_t)value);
+    } else {
+        qjson_append_uint(out, value);
+    }
 }
 
 /* Enough digits that the text reads back as the same double. */
