@@ -235,7 +235,10 @@ int img_check(int argc, char **argv)
      */
     if (ret == 0 || check->has_viscera) {
         if (ofmt == OFORMAT_JSON) {
-            dump_json_image_check(check);
+            /* -q silences JSON too, as in 7.2. */
+            if (!quiet) {
+                dump_json_image_check(check);
+            }
         } else {
             dump_human_image_check(check, quiet);
         }

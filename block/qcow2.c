@@ -267,7 +267,6 @@ static int qcow2_open_data_file(BlockDriverState *bs, int flags,
                                 Error **errp)
 {
     BDRVQcow2State *s = bs->opaque;
-    g_autofree char *name = NULL;
 
     if (!has_data_file(s)) {
         if (s->autoclear_features & QCOW2_AUTOCLEAR_DATA_FILE_RAW) {
@@ -289,8 +288,12 @@ static int qcow2_open_data_file(BlockDriverState *bs, int flags,
         error_setg(errp, "'data-file' is required for this image");
         return -EINVAL;
     }
-    name = path_combine(bs->filename, s->image_data_file);
-    bs->data_file = bdrv_open_protocol(name, flags, errp);
+    /*
+     * Unlike a backing file name, 7.2 takes a relative data file name
+     * relative to the working directory, not to the image: so do we,
+     * or the same command would open a different file.
+     */
+    bs->data_file = bdrv_open_protocol(s->image_data_file, flags, errp);
     if (!bs->data_file) {
         return -EINVAL;
     }

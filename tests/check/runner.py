@@ -23,6 +23,7 @@ MODES = (
     ("human", []),
     ("json", ["--output=json"]),
     ("quiet", ["-f", "qcow2", "-q"]),
+    ("quiet-json", ["-q", "--output=json"]),
 )
 
 # name -> (argv after "check", image file to copy into the cwd or None)
