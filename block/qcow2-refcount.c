@@ -1251,6 +1251,17 @@ static bool refblock16_matches(const uint8_t *blk, const uint16_t *imrt,
     return true;
 }
 
+/* Whether @n counts are all zero (vectorised, like the loop above). */
+static bool counts_all_zero(const uint16_t *imrt, uint64_t n)
+{
+    unsigned any = 0;
+
+    for (uint64_t k = 0; k < n; k++) {
+        any |= imrt[k];
+    }
+    return !any;
+}
+
 /*
  * Compares the counted references with the refcounts on disk, one
  * refcount block at a time.  With @fix, refcounts that are too high
@@ -1271,6 +1282,11 @@ static void compare_refcounts(Qcow2CheckState *c, int fix, bool *rebuild,
         uint64_t on_disk;
 
         check_progress(c, 50.0 + 50.0 * first / c->nb_clusters);
+        if ((rt_index >= c->reftable_entries ||
+             !(c->reftable[rt_index] & REFT_OFFSET_MASK)) &&
+            counts_all_zero(c->imrt + first, n)) {
+            continue;   /* no refcount block, nothing counted: agreed */
+        }
         /* Loads the block into the cache (or fails, for compare_one). */
         if (s->refcount_bits == 16 && rt_index < c->reftable_entries &&
             (c->reftable[rt_index] & REFT_OFFSET_MASK) &&

@@ -96,6 +96,8 @@ suite "check -r where we do better than 7.2" \
     env QEMU_IMG="$build_san/qemu-img" "$top/tests/check/run-repair-better.sh"
 suite "check -p progress" \
     env QEMU_IMG="$build/qemu-img" "$top/tests/check/run-progress.sh"
+suite "check past 2^31 host clusters (beyond 7.2)" \
+    env QEMU_IMG="$build_san/qemu-img" "$top/tests/check/run-huge.sh"
 # Plain build only: the LD_PRELOAD crash shim does not mix with ASan.
 suite "crash injection during repair" \
     env QEMU_IMG="$build/qemu-img" "$top/tests/crash/run.sh"
