@@ -478,6 +478,20 @@ def damaged_images():
     dmg("fix-bitmap.qcow2", "bitmap-table-unaligned",
         "bitmap table entry 0 offset +512", bm_table_unaligned)
 
+    # repairs on images with bitmaps (7.2 rewrites those on a RW open)
+    bend = -(-os.path.getsize(path("fix-bitmap.qcow2")) // 65536)
+    dmg("fix-bitmap.qcow2", "bitmap-leak",
+        "image with a bitmap, grown by one cluster whose refcount is 1",
+        lambda m: (m.img.truncate((bend + 1) * 65536),
+                   m.set_refcount(bend, 1)))
+
+    def bm_table_rc_zero(m):
+        tab = m.img.peek_int(m.bitmap_dir(), 8)
+        m.set_refcount(cl(tab), 0)
+    dmg("fix-bitmap.qcow2", "bitmap-table-refcount-zero",
+        "refcount 0 for the cluster of a bitmap table (rebuild)",
+        bm_table_rc_zero)
+
     # in-use bitmaps are not loaded at open, so their table reaches check
     def inuse_tab(fn):
         def f(m):
