@@ -1656,14 +1656,16 @@ static int qcow2_mark_clean(BlockDriverState *bs, Error **errp)
  * it first and reports what is wrong with it, as 7.2 does.
  */
 static int check_read_snapshot_table(BlockDriverState *bs,
-                                     BdrvCheckResult *res)
+                                     BdrvCheckResult *res, int fix)
 {
     BDRVQcow2State *s = bs->opaque;
     Error *local_err = NULL;
-    int ret;
+    int ret, dropped = 0;
 
     if (s->nb_snapshots && !s->snapshots) {
-        ret = qcow2_read_snapshots(bs, &local_err);
+        ret = qcow2_read_snapshots_repair(bs, fix & BDRV_FIX_ERRORS,
+                                          &dropped, &local_err);
+        res->corruptions += dropped;
         if (ret < 0) {
             error_prepend(&local_err, "ERROR failed to read the snapshot "
                           "table: ");
@@ -1674,12 +1676,127 @@ static int check_read_snapshot_table(BlockDriverState *bs,
     }
     for (uint32_t i = 0; s->version >= 3 && i < s->nb_snapshots; i++) {
         if (s->snapshots[i].extra_data_size < QCOW2_SNAPSHOT_EXTRA_V3_MIN) {
-            check_report("ERROR snapshot table entry %" PRIu32 " is "
-                         "incomplete\n", i);
+            check_report("%s snapshot table entry %" PRIu32 " is "
+                         "incomplete\n",
+                         fix & BDRV_FIX_ERRORS ? "Repairing" : "ERROR", i);
             res->corruptions++;
         }
     }
     return 0;
+}
+
+/*
+ * First fit of @count clusters whose on-disk refcount is 0.  Only
+ * clusters that a refcount block already covers are taken: a check
+ * does not grow the refcount structure for this.
+ */
+static int64_t find_free_clusters_on_disk(Qcow2CheckState *c,
+                                          uint64_t count, Error **errp)
+{
+    BDRVQcow2State *s = c->s;
+    uint64_t limit = c->reftable_entries * refblock_entries(s), run = 0;
+
+    for (uint64_t k = 1; k < limit && run < count; k++) {
+        uint64_t rt = c->reftable[k / refblock_entries(s)], refcount;
+
+        if (!(rt & REFT_OFFSET_MASK) || (rt & REFT_RESERVED_MASK) ||
+            get_refcount(c, k, &refcount, NULL) < 0 || refcount) {
+            run = 0;
+            continue;
+        }
+        if (++run == count) {
+            return (int64_t)((k + 1 - count) << s->cluster_bits);
+        }
+    }
+    error_setg(errp, "No free clusters for the snapshot table");
+    return -ENOSPC;
+}
+
+/* Takes a reference to [offset, offset + size) away; a cluster at 0 is
+ * given back to the file. */
+static int free_clusters_on_disk(Qcow2CheckState *c, uint64_t offset,
+                                 uint64_t size, Error **errp)
+{
+    BDRVQcow2State *s = c->s;
+
+    for (uint64_t k = offset >> s->cluster_bits;
+         size && k <= (offset + size - 1) >> s->cluster_bits; k++) {
+        uint64_t refcount;
+        int ret = get_refcount(c, k, &refcount, errp);
+
+        if (ret < 0) {
+            return ret;
+        }
+        if (!refcount) {
+            continue;       /* not ours to free (a damaged table) */
+        }
+        if ((ret = set_refcount(c, k, refcount - 1, errp)) < 0) {
+            return ret;
+        }
+        if (refcount == 1) {
+            bdrv_file_pdiscard(c->bs->file, (int64_t)(k << s->cluster_bits),
+                               s->cluster_size, NULL);
+        }
+    }
+    return 0;
+}
+
+/*
+ * check -r all on a damaged snapshot table: the table is written anew
+ * to free clusters, which then get their refcounts, the header is
+ * pointed at it, then the old one is freed, with a flush between the
+ * steps, so that a crash leaves either table in use and at worst
+ * leaked clusters.  (7.2 takes the refcounts before writing: a crash
+ * in between leaves a leak past the end of the file, which the next
+ * check cannot see, and the next repair takes other clusters.)
+ */
+static int rewrite_snapshot_table(Qcow2CheckState *c, Error **errp)
+{
+    BDRVQcow2State *s = c->s;
+    uint64_t len, old_offset = s->snapshots_offset;
+    uint64_t old_size = s->snapshots_size;
+    g_autofree uint8_t *table = qcow2_snapshot_table_serialize(s, &len);
+    uint8_t hdr[12];
+    int64_t offset = 0;
+    int ret;
+
+    if (len) {
+        uint64_t n = size_to_clusters(s, len);
+
+        offset = find_free_clusters_on_disk(c, n, errp);
+        if (offset < 0) {
+            return (int)offset;
+        }
+        ret = bdrv_file_pwrite(c->bs->file, offset, len, table, errp);
+        if (ret < 0 || (ret = bdrv_file_flush(c->bs->file, errp)) < 0) {
+            return ret;
+        }
+        for (uint64_t k = 0; k < n; k++) {
+            ret = set_refcount(c, (offset >> s->cluster_bits) + k, 1, errp);
+            if (ret < 0) {
+                return ret;
+            }
+        }
+        if ((ret = bdrv_file_flush(c->bs->file, errp)) < 0) {
+            return ret;
+        }
+    }
+    stl_be_p(hdr, s->nb_snapshots);
+    stq_be_p(hdr + 4, offset);
+    ret = bdrv_file_pwrite(c->bs->file, QCOW2_HEADER_NB_SNAPSHOTS_OFFSET,
+                           sizeof(hdr), hdr, errp);
+    if (ret < 0 || (ret = bdrv_file_flush(c->bs->file, errp)) < 0) {
+        return ret;
+    }
+    s->snapshots_offset = offset;
+    s->snapshots_size = len;
+    s->file_size = MAX(s->file_size, offset + (int64_t)len);
+    for (uint32_t i = 0; i < s->nb_snapshots; i++) {
+        /* As written: the known extra data in full. */
+        s->snapshots[i].extra_data_size = QCOW2_SNAPSHOT_EXTRA_KNOWN +
+                                          s->snapshots[i].unknown_extra_size;
+    }
+    return free_clusters_on_disk(c, old_offset, old_size, errp);
 }
 
 int qcow2_check(BlockDriverState *bs, BdrvCheckResult *res, int fix,
@@ -1698,9 +1815,13 @@ int qcow2_check(BlockDriverState *bs, BdrvCheckResult *res, int fix,
     };
     int ret;
 
+    BdrvCheckResult snap_res = { 0 };
+
     fix &= BDRV_FIX_LEAKS | BDRV_FIX_ERRORS;
-    ret = check_read_snapshot_table(bs, res);
+    /* Counted apart, as only its own findings are fixed by a rewrite. */
+    ret = check_read_snapshot_table(bs, &snap_res, fix);
     if (ret < 0) {
+        res->check_errors += snap_res.check_errors;
         return ret;
     }
     c.nb_clusters = size_to_clusters(s, (uint64_t)s->file_size);
@@ -1734,6 +1855,23 @@ int qcow2_check(BlockDriverState *bs, BdrvCheckResult *res, int fix,
     if (ret == 0) {
         check_progress(&c, 100.0);
     }
+    if (ret == 0 && snap_res.corruptions && (fix & BDRV_FIX_ERRORS)) {
+        Error *local_err = NULL;
+
+        ret = rewrite_snapshot_table(&c, &local_err);
+        if (ret < 0) {
+            check_report("ERROR failed to update snapshot table: %s\n",
+                         error_get_pretty(local_err));
+            error_free(local_err);
+            snap_res.check_errors++;
+        } else {
+            snap_res.corruptions_fixed += snap_res.corruptions;
+            snap_res.corruptions = 0;
+        }
+    }
+    res->corruptions += snap_res.corruptions;
+    res->corruptions_fixed += snap_res.corruptions_fixed;
+    res->check_errors += snap_res.check_errors;
     if (ret == 0 && fix && !res->check_errors && !res->corruptions) {
         ret = qcow2_mark_clean(bs, errp);
     }

@@ -1,5 +1,6 @@
 /*
- * qcow2 internal snapshots: reading the snapshot table.
+ * qcow2 internal snapshots: reading the snapshot table, and writing it
+ * anew (what check -r all does with a damaged one).
  */
 #include "qemu/bswap.h"
 #include "block/qcow2.h"
@@ -12,6 +13,7 @@ void qcow2_free_snapshots(BDRVQcow2State *s)
     for (uint32_t i = 0; i < s->nb_snapshots; i++) {
         g_free(s->snapshots[i].id_str);
         g_free(s->snapshots[i].name);
+        g_free(s->snapshots[i].unknown_extra);
     }
     g_clear_pointer(&s->snapshots, g_free);
 }
@@ -34,9 +36,14 @@ static int read_table_bytes(BlockDriverState *bs, uint64_t pos, size_t len,
                                    errp);
 }
 
+/*
+ * @repair (check -r all) drops extra data past QEMU's limit instead of
+ * failing, counting it in *@dropped.
+ */
 static int read_snapshot(BlockDriverState *bs, uint64_t *pos, uint64_t *end,
-                         uint32_t i, Error **errp)
+                         uint32_t i, bool repair, int *dropped, Error **errp)
 {
+    uint32_t skip = 0;
     BDRVQcow2State *s = bs->opaque;
     Qcow2Snapshot *sn = &s->snapshots[i];
     uint8_t h[QCOW2_SNAPSHOT_HEADER_SIZE];
@@ -60,15 +67,22 @@ static int read_snapshot(BlockDriverState *bs, uint64_t *pos, uint64_t *end,
     sn->extra_data_size = ldl_be_p(h + 36);
     sn->icount = -1;
     sn->disk_size = s->size;
-    if (sn->extra_data_size > QCOW_MAX_SNAPSHOT_EXTRA_DATA) {
+    if (sn->extra_data_size > QCOW_MAX_SNAPSHOT_EXTRA_DATA && repair) {
+        fprintf(stderr, "Discarding too much extra metadata in snapshot "
+                "table entry %" PRIu32 " (%" PRIu32 " > %d)\n", i,
+                sn->extra_data_size, QCOW_MAX_SNAPSHOT_EXTRA_DATA);
+        (*dropped)++;
+        skip = sn->extra_data_size - QCOW_MAX_SNAPSHOT_EXTRA_DATA;
+        sn->extra_data_size = QCOW_MAX_SNAPSHOT_EXTRA_DATA;
+    } else if (sn->extra_data_size > QCOW_MAX_SNAPSHOT_EXTRA_DATA) {
         error_setg(errp, "Too much extra metadata in snapshot table "
                    "entry %" PRIu32, i);
         error_append_hint(errp, "You can force-remove this extra metadata "
                           "with qemu-img check -r all\n");
         return -EFBIG;
     }
-    /* Extra data (<= 1 KiB), id and name (< 64 KiB each). */
-    var_len = (size_t)sn->extra_data_size + id_len + name_len;
+    /* Extra data (<= 1 KiB, plus what is skipped), id and name. */
+    var_len = (size_t)sn->extra_data_size + skip + id_len + name_len;
     var = g_malloc(var_len ? var_len : 1);
     ret = read_table_bytes(bs, *pos + sizeof(h), var_len, var, errp);
     if (ret < 0) {
@@ -83,9 +97,17 @@ static int read_snapshot(BlockDriverState *bs, uint64_t *pos, uint64_t *end,
     if (sn->extra_data_size >= 24) {
         sn->icount = (int64_t)ldq_be_p(var + 16);
     }
-    sn->id_str = g_strndup((const char *)var + sn->extra_data_size, id_len);
-    sn->name = g_strndup((const char *)var + sn->extra_data_size + id_len,
-                         name_len);
+    /* Extra data this program does not know is kept, to be written back. */
+    if (sn->extra_data_size > QCOW2_SNAPSHOT_EXTRA_KNOWN) {
+        sn->unknown_extra_size = sn->extra_data_size -
+                                 QCOW2_SNAPSHOT_EXTRA_KNOWN;
+        sn->unknown_extra = g_memdup2(var + QCOW2_SNAPSHOT_EXTRA_KNOWN,
+                                      sn->unknown_extra_size);
+    }
+    sn->id_str = g_strndup((const char *)var + sn->extra_data_size + skip,
+                           id_len);
+    sn->name = g_strndup((const char *)var + sn->extra_data_size + skip +
+                         id_len, name_len);
     *end = *pos + sizeof(h) + var_len;
     /* Each entry starts 8-byte aligned; the last one is not padded. */
     *pos = QEMU_ALIGN_UP(*end, 8);
@@ -93,6 +115,12 @@ static int read_snapshot(BlockDriverState *bs, uint64_t *pos, uint64_t *end,
 }
 
 int qcow2_read_snapshots(BlockDriverState *bs, Error **errp)
+{
+    return qcow2_read_snapshots_repair(bs, false, NULL, errp);
+}
+
+int qcow2_read_snapshots_repair(BlockDriverState *bs, bool repair,
+                                int *dropped, Error **errp)
 {
     BDRVQcow2State *s = bs->opaque;
     uint64_t pos = 0, end = 0;
@@ -103,7 +131,7 @@ int qcow2_read_snapshots(BlockDriverState *bs, Error **errp)
     /* nb_snapshots <= QCOW_MAX_SNAPSHOTS: checked with the table. */
     s->snapshots = g_new0(Qcow2Snapshot, s->nb_snapshots);
     for (uint32_t i = 0; i < s->nb_snapshots; i++) {
-        int ret = read_snapshot(bs, &pos, &end, i, errp);
+        int ret = read_snapshot(bs, &pos, &end, i, repair, dropped, errp);
         if (ret < 0) {
             qcow2_free_snapshots(s);
             return ret;
@@ -140,4 +168,48 @@ int qcow2_snapshot_list(BlockDriverState *bs, SnapshotInfoList **list,
         tail = &(*tail)->next;
     }
     return 0;
+}
+
+/*
+ * The snapshot table as it is written: every entry with the extra data
+ * this program knows in full (so an incomplete v3 entry is completed),
+ * then the extra data it does not know, then id and name; entries start
+ * 8-byte aligned.  Returns the table, its length in *@len.
+ */
+uint8_t *qcow2_snapshot_table_serialize(const BDRVQcow2State *s,
+                                        uint64_t *len)
+{
+    g_autoptr(GByteArray) t = g_byte_array_new();
+
+    for (uint32_t i = 0; i < s->nb_snapshots; i++) {
+        const Qcow2Snapshot *sn = &s->snapshots[i];
+        uint32_t extra = QCOW2_SNAPSHOT_EXTRA_KNOWN + sn->unknown_extra_size;
+        size_t id_len = strlen(sn->id_str), name_len = strlen(sn->name);
+        uint8_t h[QCOW2_SNAPSHOT_HEADER_SIZE + QCOW2_SNAPSHOT_EXTRA_KNOWN];
+        static const uint8_t pad[8];
+
+        g_byte_array_append(t, pad, QEMU_ALIGN_UP(t->len, 8) - t->len);
+        stq_be_p(h, sn->l1_table_offset);
+        stl_be_p(h + 8, sn->l1_size);
+        stw_be_p(h + 12, id_len);
+        stw_be_p(h + 14, name_len);
+        stl_be_p(h + 16, sn->date_sec);
+        stl_be_p(h + 20, sn->date_nsec);
+        stq_be_p(h + 24, sn->vm_clock_nsec);
+        /* The 32-bit field only when the size fits it. */
+        stl_be_p(h + 32, sn->vm_state_size <= UINT32_MAX
+                         ? (uint32_t)sn->vm_state_size : 0);
+        stl_be_p(h + 36, extra);
+        stq_be_p(h + 40, sn->vm_state_size);
+        stq_be_p(h + 48, sn->disk_size);
+        stq_be_p(h + 56, (uint64_t)sn->icount);
+        g_byte_array_append(t, h, sizeof(h));
+        if (sn->unknown_extra_size) {
+            g_byte_array_append(t, sn->unknown_extra, sn->unknown_extra_size);
+        }
+        g_byte_array_append(t, (const uint8_t *)sn->id_str, id_len);
+        g_byte_array_append(t, (const uint8_t *)sn->name, name_len);
+    }
+    *len = t->len;
+    return g_byte_array_free(g_steal_pointer(&t), FALSE);
 }

@@ -110,6 +110,9 @@
 /* Snapshot table entry (spec: "Snapshot table") */
 #define QCOW2_SNAPSHOT_HEADER_SIZE 40
 #define QCOW2_SNAPSHOT_EXTRA_V3_MIN 16  /* vm_state_size_large + disk_size */
+#define QCOW2_SNAPSHOT_EXTRA_KNOWN 24   /* ... + icount */
+/* nb_snapshots and snapshots_offset, next to each other in the header */
+#define QCOW2_HEADER_NB_SNAPSHOTS_OFFSET 60
 
 /* Bitmaps extension and directory entries (spec: "Bitmaps extension") */
 #define QCOW2_BITMAPS_EXT_SIZE 24
@@ -159,6 +162,8 @@ typedef struct Qcow2Snapshot {
     uint64_t vm_clock_nsec;
     int64_t icount;             /* -1: not recorded */
     uint32_t extra_data_size;
+    uint8_t *unknown_extra;     /* extra data past the known fields */
+    uint32_t unknown_extra_size;
 } Qcow2Snapshot;
 
 typedef struct Qcow2Bitmap {
@@ -309,6 +314,11 @@ char *qcow2_unknown_features_str(const BDRVQcow2State *s, uint64_t mask);
 
 /* Snapshots (qcow2-snapshot.c) */
 int qcow2_read_snapshots(BlockDriverState *bs, Error **errp);
+/* For check: with @repair, too much extra data is dropped (*@dropped). */
+int qcow2_read_snapshots_repair(BlockDriverState *bs, bool repair,
+                                int *dropped, Error **errp);
+uint8_t *qcow2_snapshot_table_serialize(const BDRVQcow2State *s,
+                                        uint64_t *len);
 void qcow2_free_snapshots(BDRVQcow2State *s);
 int qcow2_snapshot_list(BlockDriverState *bs, SnapshotInfoList **list,
                         Error **errp);

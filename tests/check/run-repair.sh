@@ -22,17 +22,17 @@ copied-set-shared l1-copied-cleared refblock-refcount-2 l2-shared-cluster
 refbits1-snap refbits1-dup compressed-copied dirty-bit corrupt-bit
 fix-base fix-snap fix-comp fix-prealloc refcount-zero-data
 refcount-zero-l2 l1-overlap-reftable dirty-lazy l2-unaligned-zero
-reftable-past-eof"
+reftable-past-eof snap-extra-too-big snap-extra-too-small snap-l1-unaligned"
 # Images with persistent bitmaps: 7.2 also rewrites the bitmaps on its
 # read-write open, which we do not, so there the files may differ; the
 # output must not, 7.2 must find our result clean where we say it is,
 # and the guest data and bitmaps (names, flags, granularity) must be the
 # same as after 7.2's repair.
 bitmap_cases="bitmap-leak bitmap-table-refcount-zero"
-# Not here yet: snapshot-table repair, and bad refcount-table entries:
-# there 7.2's own rebuild fails an
-# overlap check and leaves the image unrepaired, while ours completes
-# (run-repair-better.sh checks that result with 7.2's check instead).
+# Not here: bad refcount-table entries, where 7.2's own rebuild fails an
+# overlap check and leaves the image unrepaired while ours completes
+# (run-repair-better.sh checks that result with 7.2's check instead), and
+# a snapshot L1 that is too large, where 7.2's repair fails the same way.
 
 # Guest data of two images, read by 7.2, must be identical; a failed
 # read is a difference too.

@@ -160,6 +160,22 @@ def images():
     dmg("fix-base.qcow2", "l2-shared-cluster",
         "two L2 entries point at the same data cluster", shared)
 
+    # ---- snapshot table (rewritten elsewhere, header moved, old freed)
+    def extra_too_small(m):
+        # the last entry keeps 8 bytes of extra data; id and name move up
+        off = m.snap_entry(2)
+        id_len = m.img.peek_int(off + 12, 2)
+        name_len = m.img.peek_int(off + 14, 2)
+        extra = m.img.peek_int(off + 36, 4)
+        names = m.img.peek(off + 40 + extra, id_len + name_len)
+        m.img.poke_int(off + 36, 4, 8)
+        m.img.poke(off + 48, names)
+    dmg("fix-snaps.qcow2", "snap-extra-too-small",
+        "v3 snapshot entry extra_data_size=8 (<16)", extra_too_small)
+    dmg("fix-snaps.qcow2", "snap-extra-too-big",
+        "snapshot entry extra_data_size=2000 (>1024)",
+        lambda m: m.img.poke_int(m.snap_entry(1) + 36, 4, 2000))
+
     # ---- L2 entries
     def l2_unaligned_zero(m):
         j, e = m.data_entries()[0]
