@@ -244,6 +244,8 @@ int img_check(int argc, char **argv)
         }
     }
     if (ret < 0 || result.check_errors) {
+        /* After what was printed above, also when both go to one pipe. */
+        fflush(stdout);
         if (local_err) {
             error_report("Check failed: %s", error_get_pretty(local_err));
             error_free(local_err);

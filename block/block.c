@@ -63,8 +63,13 @@ void bdrv_unref(BlockDriverState *bs)
 BlockDriverState *bdrv_open_protocol(const char *filename, int flags,
                                      Error **errp)
 {
-    BlockDriverState *bs = bdrv_new(&bdrv_file, filename, flags);
+    BlockDriverState *bs;
 
+    if (!*filename) {
+        error_setg(errp, "The 'file' block driver requires a file name");
+        return NULL;
+    }
+    bs = bdrv_new(&bdrv_file, filename, flags);
     if (bdrv_file.open(bs, NULL, flags, errp) < 0) {
         bdrv_unref(bs);
         return NULL;

@@ -160,11 +160,14 @@ static void reports_release(bool drop)
     }
 }
 
+static int imrt_grow(Qcow2CheckState *c, uint64_t nb);
+
 /* Adds one reference to every cluster of [offset, offset + size). */
 static void inc_refcounts(Qcow2CheckState *c, uint64_t offset, uint64_t size)
 {
     BDRVQcow2State *s = c->s;
-    uint64_t file_len = (uint64_t)s->file_size;
+    /* 7.2 measures files in whole 512-byte sectors. */
+    uint64_t file_len = QEMU_ALIGN_UP((uint64_t)s->file_size, 512);
     uint64_t first, last;
 
     if (size == 0) {
@@ -182,7 +185,17 @@ static void inc_refcounts(Qcow2CheckState *c, uint64_t offset, uint64_t size)
     }
     first = offset >> s->cluster_bits;
     last = (offset + size - 1) >> s->cluster_bits;
-    for (uint64_t k = first; k <= last && k < c->nb_clusters; k++) {
+    /*
+     * Less than a cluster past the end: counted, and compared later, as
+     * 7.2 grows its counts for it.
+     */
+    if (last >= c->nb_clusters && imrt_grow(c, last + 1) < 0) {
+        check_report("ERROR: could not enlarge the reference count "
+                     "array\n");
+        c->res->check_errors++;
+        return;
+    }
+    for (uint64_t k = first; k <= last; k++) {
         if (c->imrt[k] == UINT16_MAX || c->imrt[k] >= c->refcount_max) {
             check_report("ERROR: overflow cluster offset=0x%" PRIx64 "\n",
                          k << s->cluster_bits);
@@ -1661,11 +1674,36 @@ static int check_read_snapshot_table(BlockDriverState *bs,
     BDRVQcow2State *s = bs->opaque;
     Error *local_err = NULL;
     int ret, dropped = 0;
+    uint32_t overhang = 0;
 
+    /* The check-mode open left the table's size unchecked: here it is. */
+    if (s->nb_snapshots > QCOW_MAX_SNAPSHOTS && (fix & BDRV_FIX_ERRORS)) {
+        overhang = s->nb_snapshots - QCOW_MAX_SNAPSHOTS;
+        fprintf(stderr, "Discarding %" PRIu32 " overhanging snapshots\n",
+                overhang);
+        s->nb_snapshots = QCOW_MAX_SNAPSHOTS;
+    }
+    ret = qcow2_validate_table(bs, s->snapshots_offset, s->nb_snapshots,
+                               QCOW2_SNAPSHOT_HEADER_SIZE,
+                               (int64_t)QCOW_MAX_SNAPSHOTS *
+                               QCOW2_SNAPSHOT_HEADER_SIZE,
+                               "snapshot table", &local_err);
+    if (ret < 0) {
+        res->check_errors++;
+        error_prepend(&local_err, "ERROR ");
+        error_report_err(local_err);
+        if (s->nb_snapshots > QCOW_MAX_SNAPSHOTS) {
+            error_printf("You can force-remove all %" PRIu32 " overhanging "
+                         "snapshots with qemu-img check -r all\n",
+                         s->nb_snapshots - QCOW_MAX_SNAPSHOTS);
+        }
+        return ret;
+    }
     if (s->nb_snapshots && !s->snapshots) {
         ret = qcow2_read_snapshots_repair(bs, fix & BDRV_FIX_ERRORS,
                                           &dropped, &local_err);
         res->corruptions += dropped;
+        overhang += qcow2_snapshots_discarded(s);
         if (ret < 0) {
             error_prepend(&local_err, "ERROR failed to read the snapshot "
                           "table: ");
@@ -1673,6 +1711,25 @@ static int check_read_snapshot_table(BlockDriverState *bs,
             res->check_errors++;
             return ret;
         }
+    }
+    if (overhang) {
+        /* Only the count in the header changes: the entries stay. */
+        uint8_t nb[4];
+
+        stl_be_p(nb, s->nb_snapshots);
+        ret = bdrv_file_pwrite(bs->file, QCOW2_HEADER_NB_SNAPSHOTS_OFFSET,
+                               sizeof(nb), nb, &local_err);
+        if (ret == 0) {
+            ret = bdrv_file_flush(bs->file, &local_err);
+        }
+        if (ret < 0) {
+            res->check_errors++;
+            error_prepend(&local_err, "ERROR failed to update the "
+                          "snapshot count in the image header: ");
+            error_report_err(local_err);
+            return ret;
+        }
+        res->corruptions_fixed += overhang;
     }
     for (uint32_t i = 0; s->version >= 3 && i < s->nb_snapshots; i++) {
         if (s->snapshots[i].extra_data_size < QCOW2_SNAPSHOT_EXTRA_V3_MIN) {
@@ -1686,20 +1743,27 @@ static int check_read_snapshot_table(BlockDriverState *bs,
 }
 
 /*
- * First fit of @count clusters whose on-disk refcount is 0.  Only
- * clusters that a refcount block already covers are taken: a check
- * does not grow the refcount structure for this.
+ * First fit of @count clusters whose on-disk refcount is 0, outside
+ * [@avoid, @avoid + @avoid_len) (a damaged table's refcounts may say
+ * free where it still lies).  Only clusters that a refcount block
+ * already covers are taken: a check does not grow the refcount
+ * structure for this.
  */
 static int64_t find_free_clusters_on_disk(Qcow2CheckState *c,
-                                          uint64_t count, Error **errp)
+                                          uint64_t count, uint64_t avoid,
+                                          uint64_t avoid_len, Error **errp)
 {
     BDRVQcow2State *s = c->s;
     uint64_t limit = c->reftable_entries * refblock_entries(s), run = 0;
 
     for (uint64_t k = 1; k < limit && run < count; k++) {
         uint64_t rt = c->reftable[k / refblock_entries(s)], refcount;
+        uint64_t pos = k << s->cluster_bits;
+        bool in_avoid = avoid_len && pos + s->cluster_size > avoid &&
+                        pos < avoid + avoid_len;
 
-        if (!(rt & REFT_OFFSET_MASK) || (rt & REFT_RESERVED_MASK) ||
+        if (in_avoid || !(rt & REFT_OFFSET_MASK) ||
+            (rt & REFT_RESERVED_MASK) ||
             get_refcount(c, k, &refcount, NULL) < 0 || refcount) {
             run = 0;
             continue;
@@ -1763,7 +1827,8 @@ static int rewrite_snapshot_table(Qcow2CheckState *c, Error **errp)
     if (len) {
         uint64_t n = size_to_clusters(s, len);
 
-        offset = find_free_clusters_on_disk(c, n, errp);
+        offset = find_free_clusters_on_disk(c, n, old_offset, old_size,
+                                            errp);
         if (offset < 0) {
             return (int)offset;
         }

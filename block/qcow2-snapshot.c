@@ -130,15 +130,38 @@ int qcow2_read_snapshots_repair(BlockDriverState *bs, bool repair,
     }
     /* nb_snapshots <= QCOW_MAX_SNAPSHOTS: checked with the table. */
     s->snapshots = g_new0(Qcow2Snapshot, s->nb_snapshots);
+    s->snapshots_discarded = 0;
     for (uint32_t i = 0; i < s->nb_snapshots; i++) {
-        int ret = read_snapshot(bs, &pos, &end, i, repair, dropped, errp);
+        Error *local_err = NULL;
+        int ret = read_snapshot(bs, &pos, &end, i, repair, dropped,
+                                &local_err);
+
+        if (ret == -EFBIG && repair && pos + QCOW2_SNAPSHOT_HEADER_SIZE >
+            QCOW_MAX_SNAPSHOTS_SIZE) {
+            /* check -r all: the entries past QEMU's cap are dropped. */
+            error_free(local_err);
+            g_free(s->snapshots[i].id_str);
+            g_free(s->snapshots[i].name);
+            g_free(s->snapshots[i].unknown_extra);
+            s->snapshots_discarded = s->nb_snapshots - i;
+            fprintf(stderr, "Discarding %" PRIu32 " overhanging snapshots "
+                    "(snapshot table is too big)\n", s->snapshots_discarded);
+            s->nb_snapshots = i;
+            break;
+        }
         if (ret < 0) {
+            error_propagate(errp, local_err);
             qcow2_free_snapshots(s);
             return ret;
         }
     }
     s->snapshots_size = end;
     return 0;
+}
+
+uint32_t qcow2_snapshots_discarded(const BDRVQcow2State *s)
+{
+    return s->snapshots_discarded;
 }
 
 int qcow2_snapshot_list(BlockDriverState *bs, SnapshotInfoList **list,

@@ -269,8 +269,14 @@ static int qcow2_open_data_file(BlockDriverState *bs, int flags,
     BDRVQcow2State *s = bs->opaque;
 
     if (!has_data_file(s)) {
+        if ((s->autoclear_features & QCOW2_AUTOCLEAR_DATA_FILE_RAW) &&
+            !(flags & BDRV_O_NO_IO)) {
+            /* 7.2 refuses it for an open that may do I/O... */
+            error_setg(errp, "data-file-raw requires a data file");
+            return -EINVAL;
+        }
         if (s->autoclear_features & QCOW2_AUTOCLEAR_DATA_FILE_RAW) {
-            /* Meaningless without a data file; QEMU drops it too. */
+            /* ... and for info drops the meaningless bit. */
             s->autoclear_features &= ~QCOW2_AUTOCLEAR_DATA_FILE_RAW;
         }
         s->data_file = bs->file;
@@ -368,6 +374,13 @@ static int qcow2_open(BlockDriverState *bs, QDict *options, int flags,
         }
     }
     bs->encrypted = s->crypt_method != QCOW_CRYPT_NONE;
+    if (s->crypt_method == QCOW_CRYPT_LUKS && !s->crypto_header_offset &&
+        !s->crypto_header_length) {
+        /* Before the key, as 7.2 (which crashes here for info). */
+        error_setg(errp, "Missing CRYPTO header for crypt method %" PRIu32,
+                   s->crypt_method);
+        return -EINVAL;
+    }
     if (bs->encrypted && !(flags & (BDRV_O_NO_IO | BDRV_O_HAS_KEY))) {
         /* 7.2 unlocks the key for any open that may do I/O. */
         error_setg(errp, "Parameter 'encrypt.key-secret' is required for "

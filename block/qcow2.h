@@ -229,6 +229,7 @@ typedef struct BDRVQcow2State {
     uint64_t *l1_table;         /* host byte order */
     Qcow2Snapshot *snapshots;
     uint64_t snapshots_size;    /* bytes of the snapshot table */
+    uint32_t snapshots_discarded;   /* by check -r all: past the cap */
     Qcow2Bitmap *bitmaps;       /* nb_bitmaps entries, when loaded */
     bool bitmaps_loaded;
 
@@ -319,6 +320,8 @@ int qcow2_read_snapshots_repair(BlockDriverState *bs, bool repair,
                                 int *dropped, Error **errp);
 uint8_t *qcow2_snapshot_table_serialize(const BDRVQcow2State *s,
                                         uint64_t *len);
+/* Entries a repairing read dropped because the table was too big. */
+uint32_t qcow2_snapshots_discarded(const BDRVQcow2State *s);
 void qcow2_free_snapshots(BDRVQcow2State *s);
 int qcow2_snapshot_list(BlockDriverState *bs, SnapshotInfoList **list,
                         Error **errp);
