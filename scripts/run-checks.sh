@@ -103,6 +103,11 @@ suite "crash injection during repair" \
     env QEMU_IMG="$build/qemu-img" "$top/tests/crash/run.sh"
 suite "guest reads vs qemu-img convert" \
     env BUILD="$build_san" "$top/tests/interop/run-read.sh"
+suite "metadata map cross-check (and 300 fixed-seed mutations)" \
+    env QEMU_IMG="$build/qemu-img" FUZZ=300 "$top/tests/metadata/run.sh"
+suite "metadata map cross-check (ASan+UBSan)" \
+    env QEMU_IMG="$build_san/qemu-img" ASAN_OPTIONS=detect_leaks=1 \
+    UBSAN_OPTIONS=halt_on_error=1 "$top/tests/metadata/run.sh"
 rm -rf "$logdir"
 
 echo "$total_pass passed, $total_fail failed"
