@@ -47,6 +47,18 @@ static void large_free(void *p, size_t bytes)
     }
 }
 
+/* Consecutive host clusters [first, first + len). */
+typedef struct Qcow2ClusterRun {
+    uint64_t first;
+    uint64_t len;
+} Qcow2ClusterRun;
+
+/* An L2 table walked without findings, and the walks still owed to it. */
+typedef struct SharedL2 {
+    uint64_t owed;
+    Qcow2ClusterRun run;        /* len 0: its clusters are not one run */
+} SharedL2;
+
 typedef struct Qcow2CheckState {
     BlockDriverState *bs;
     BDRVQcow2State *s;
@@ -734,10 +746,18 @@ static const uint8_t *read_l2_table(Qcow2CheckState *c, const uint8_t *l1,
     return c->l2;
 }
 
+/*
+ * With @run, *@run says whether every entry is a plain data cluster and
+ * the clusters follow each other (run->len entries from run->first),
+ * as preallocation and sequential writes lay them out; else len is 0.
+ */
 static int check_refcounts_l2(Qcow2CheckState *c, uint64_t l2_offset,
-                              const uint8_t *l2, int flags, Error **errp)
+                              const uint8_t *l2, int flags,
+                              Qcow2ClusterRun *run, Error **errp)
 {
     BDRVQcow2State *s = c->s;
+    bool run_ok = run != NULL;
+    uint64_t run_first = 0;
     uint64_t next_contiguous = 0;
     uint64_t limit = MIN(c->refcount_max, UINT16_MAX);
     bool fast = !has_subclusters(s) && !has_data_file(s);
@@ -751,9 +771,6 @@ static int check_refcounts_l2(Qcow2CheckState *c, uint64_t l2_offset,
         uint64_t bitmap, k = (e & L2E_OFFSET_MASK) >> s->cluster_bits;
         Qcow2ClusterType type;
 
-        if (flags & CHECK_NOTE_COPIED) {
-            note_copied(c, e);
-        }
         /*
          * Most entries of most images: an aligned data cluster inside
          * the file whose count cannot overflow.  Same effect as the
@@ -762,6 +779,18 @@ static int check_refcounts_l2(Qcow2CheckState *c, uint64_t l2_offset,
         if (fast && !(e & fast_mask) && k && k < c->nb_clusters &&
             c->imrt[k] < limit) {
             c->imrt[k]++;
+            if (i == 0) {
+                run_first = k;
+            } else if (k != run_first + i) {
+                run_ok = false;
+            }
+            if ((flags & CHECK_NOTE_COPIED) && k < c->copied_clusters) {
+                uint64_t *bits = e & QCOW_OFLAG_COPIED ? c->copied
+                                                       : c->not_copied;
+                bits[k / 64] |= 1ull << (k % 64);
+            } else if (flags & CHECK_NOTE_COPIED) {
+                note_copied(c, e);
+            }
             if (flags & CHECK_FRAG_INFO) {
                 c->res->bfi.allocated_clusters++;
                 if (next_contiguous && (e & L2E_OFFSET_MASK) !=
@@ -771,6 +800,10 @@ static int check_refcounts_l2(Qcow2CheckState *c, uint64_t l2_offset,
                 next_contiguous = (e & L2E_OFFSET_MASK) + s->cluster_size;
             }
             continue;
+        }
+        run_ok = false;
+        if (flags & CHECK_NOTE_COPIED) {
+            note_copied(c, e);
         }
         bitmap = has_subclusters(s) ? ldq_be_p(p + 8) : 0;
         type = cluster_type(s, e);
@@ -801,6 +834,10 @@ static int check_refcounts_l2(Qcow2CheckState *c, uint64_t l2_offset,
             break;
         }
     }
+    if (run) {
+        run->first = run_first;
+        run->len = run_ok ? s->l2_size : 0;
+    }
     return 0;
 }
 
@@ -811,13 +848,29 @@ static int check_refcounts_l2(Qcow2CheckState *c, uint64_t l2_offset,
  */
 static bool defer_shared_l2(Qcow2CheckState *c, uint64_t l2_offset)
 {
-    gpointer key = GSIZE_TO_POINTER(l2_offset), owed;
+    SharedL2 *sh = g_hash_table_lookup(c->shared_l2,
+                                       GSIZE_TO_POINTER(l2_offset));
 
-    if (!g_hash_table_lookup_extended(c->shared_l2, key, NULL, &owed)) {
+    if (!sh) {
         return false;
     }
-    g_hash_table_insert(c->shared_l2, key,
-                        GSIZE_TO_POINTER(GPOINTER_TO_SIZE(owed) + 1));
+    sh->owed++;
+    return true;
+}
+
+/* count_l2_times() for a table that is one run of clusters. */
+static bool count_run_times(Qcow2CheckState *c, const Qcow2ClusterRun *run,
+                            uint64_t times)
+{
+    uint64_t limit = MIN(c->refcount_max, UINT16_MAX);
+    uint64_t end = MIN(run->first + run->len, c->nb_clusters);
+
+    for (uint64_t k = run->first; k < end; k++) {
+        if (c->imrt[k] + times > limit) {
+            return false;
+        }
+        c->imrt[k] += times;
+    }
     return true;
 }
 
@@ -887,18 +940,27 @@ static bool count_l2_times(Qcow2CheckState *c, const uint8_t *l2,
 static int apply_shared_l2(Qcow2CheckState *c, Error **errp)
 {
     GHashTableIter iter;
-    gpointer key, owed;
+    gpointer key, value;
 
     if (reports_dropped) {
         c->recount = true;
         return 0;
     }
     g_hash_table_iter_init(&iter, c->shared_l2);
-    while (g_hash_table_iter_next(&iter, &key, &owed)) {
-        uint64_t times = GPOINTER_TO_SIZE(owed);
+    while (g_hash_table_iter_next(&iter, &key, &value)) {
+        SharedL2 *sh = value;
         int ret;
 
-        if (!times) {
+        if (!sh->owed) {
+            continue;
+        }
+        if (sh->run.len) {
+            /* No need to read it again. */
+            if (!count_run_times(c, &sh->run, sh->owed)) {
+                c->recount = true;
+                return 0;
+            }
+            sh->owed = 0;
             continue;
         }
         ret = bdrv_file_pread(c->bs->file, GPOINTER_TO_SIZE(key),
@@ -907,11 +969,11 @@ static int apply_shared_l2(Qcow2CheckState *c, Error **errp)
         if (ret < 0) {
             return ret;
         }
-        if (!count_l2_times(c, c->l2, times)) {
+        if (!count_l2_times(c, c->l2, sh->owed)) {
             c->recount = true;
             return 0;
         }
-        g_hash_table_iter_replace(&iter, GSIZE_TO_POINTER(0));
+        sh->owed = 0;
     }
     /* From here on, the walk is the plain one. */
     reports_release(false);
@@ -926,6 +988,7 @@ static int check_refcounts_l1(Qcow2CheckState *c, uint64_t l1_offset,
     g_autofree uint8_t *raw = NULL;
     uint64_t bytes = (uint64_t)l1_size * L1E_SIZE;
     Qcow2AllocationList **l2_tail = map ? &map->l2_list : NULL;
+    Qcow2ClusterRun run;
     const uint8_t *l2;
     uint64_t reports;
     int ret;
@@ -984,13 +1047,16 @@ static int check_refcounts_l1(Qcow2CheckState *c, uint64_t l1_offset,
         /* The COPIED pass skips the L2 tables it cannot trust. */
         ret = check_refcounts_l2(c, l2_offset, l2,
                                  l2_offset && !offset_into_cluster(s, l2_offset)
-                                 ? flags : flags & ~CHECK_NOTE_COPIED, errp);
+                                 ? flags : flags & ~CHECK_NOTE_COPIED,
+                                 c->shared_l2 ? &run : NULL, errp);
         if (ret < 0) {
             return ret;
         }
         if (c->shared_l2 && nb_reports == reports) {
-            g_hash_table_insert(c->shared_l2, GSIZE_TO_POINTER(l2_offset),
-                                GSIZE_TO_POINTER(0));
+            SharedL2 *sh = g_new0(SharedL2, 1);
+
+            sh->run = run;
+            g_hash_table_insert(c->shared_l2, GSIZE_TO_POINTER(l2_offset), sh);
         }
     }
     return 0;
@@ -1252,9 +1318,10 @@ static bool refblock16_matches(const uint8_t *blk, const uint16_t *imrt,
     unsigned diff = 0, saturated = 0;
 
     for (uint64_t k = 0; k < n; k++) {
-        unsigned on_disk = (blk[2 * k] << 8) | blk[2 * k + 1];
+        uint16_t on_disk;
 
-        diff |= on_disk ^ imrt[k];
+        memcpy(&on_disk, blk + 2 * k, 2);
+        diff |= (uint16_t)(GUINT16_FROM_BE(on_disk) ^ imrt[k]);
         saturated |= imrt[k] == UINT16_MAX;
     }
     if (diff || saturated) {
@@ -1354,6 +1421,19 @@ static bool copied_flags_suspect(Qcow2CheckState *c)
     for (uint64_t w = 0; w < words; w++) {
         uint64_t any = c->copied[w] | c->not_copied[w];
 
+        if (any && c->on_disk_matches) {
+            /* A word at a time: which of its clusters have refcount 1. */
+            uint64_t base = w * 64, one = 0;
+            unsigned n = MIN(64, c->copied_clusters - base);
+
+            for (unsigned j = 0; j < n; j++) {
+                one |= (uint64_t)(c->imrt[base + j] == 1) << j;
+            }
+            if ((c->copied[w] & ~one) || (c->not_copied[w] & one)) {
+                return true;
+            }
+            continue;
+        }
         while (any) {
             uint64_t bit = any & -any;
             uint64_t k = w * 64 + __builtin_ctzll(any), refcount;
@@ -1513,7 +1593,7 @@ static int calculate_refcounts(Qcow2CheckState *c, int fix, bool *rebuild,
     if (fix || !c->s->nb_snapshots) {
         return count_references(c, fix, rebuild, errp);
     }
-    c->shared_l2 = g_hash_table_new(NULL, NULL);
+    c->shared_l2 = g_hash_table_new_full(NULL, NULL, NULL, g_free);
     c->recount = false;
     reports_hold();
     ret = count_references(c, fix, rebuild, errp);
@@ -1522,6 +1602,7 @@ static int calculate_refcounts(Qcow2CheckState *c, int fix, bool *rebuild,
     if (ret == 0 && c->recount) {
         *c->res = before;
         *rebuild = rebuild_before;
+        c->recount = false;
         ret = count_references(c, fix, rebuild, errp);
     }
     return ret;

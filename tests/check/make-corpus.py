@@ -441,6 +441,36 @@ def damaged_images():
     add("refbits1-dup", "refcount_bits=1, two L2 entries share a cluster "
         "(refcount overflow)")
 
+    # ---- L2 tables shared by several L1 tables (read once by our check)
+    create("fix-shared.qcow2", "4M")
+    qio("fix-shared.qcow2", "write -P 0x11 0 192k")
+    for n in ("s1", "s2", "s3"):
+        qimg("snapshot", "-c", n, "fix-shared.qcow2")
+
+    def shared_reserved(m):
+        j, e = m.data_entries()[0]
+        m.set_l2(0, j, e | 4)
+    dmg("fix-shared.qcow2", "shared-l2-reserved",
+        "reserved bit in an L2 table shared by the active L1 and three "
+        "snapshots (reported for each)", shared_reserved)
+    send = -(-os.path.getsize(path("fix-shared.qcow2")) // 65536)
+    dmg("fix-shared.qcow2", "shared-l2-leak",
+        "L2 table shared by four L1 tables, and a leaked cluster",
+        lambda m: (m.img.truncate((send + 1) * 65536),
+                   m.set_refcount(send, 1)))
+    create("refbits2-shared.qcow2", "4M", "refcount_bits=2")
+    qio("refbits2-shared.qcow2", "write -P 0x11 0 128k")
+    qimg("snapshot", "-c", "s1", "refbits2-shared.qcow2")
+    qimg("snapshot", "-c", "s2", "refbits2-shared.qcow2")
+
+    def rb2_dup(m):
+        ents = m.data_entries()
+        m.set_l2(0, ents[1][0], ents[0][1])
+    dmg("refbits2-shared.qcow2", "refbits2-shared-overflow",
+        "refcount_bits=2, an L2 table shared by three L1 tables with two "
+        "entries on one cluster (overflow while walking the snapshots)",
+        rb2_dup)
+
     # ---- snapshot table
     dmg("fix-snap.qcow2", "snap-extra-too-big",
         "snapshot entry extra_data_size=2000 (>1024)",
