@@ -26,7 +26,10 @@ struct QapiEmitter {
     FILE *file;                 /* NULL: @buf is the caller's GString */
     GString *buf;
     int indent;                 /* human: level of the outermost members */
-    GArray *frames;             /* of EmitterFrame, innermost last */
+    /* Open structs and lists, innermost last (a plain stack: hot). */
+    EmitterFrame *frames;
+    unsigned depth;
+    unsigned frames_cap;
 };
 
 static QapiEmitter *emitter_new(EmitterFormat format, FILE *file,
@@ -38,7 +41,8 @@ static QapiEmitter *emitter_new(EmitterFormat format, FILE *file,
     e->file = file;
     e->buf = file ? g_string_sized_new(EMITTER_FLUSH_BYTES) : buf;
     e->indent = indent;
-    e->frames = g_array_new(FALSE, FALSE, sizeof(EmitterFrame));
+    e->frames_cap = 8;
+    e->frames = g_new(EmitterFrame, e->frames_cap);
     return e;
 }
 
@@ -83,16 +87,13 @@ void qapi_emitter_free(QapiEmitter *e)
     if (e->file) {
         g_string_free(e->buf, TRUE);
     }
-    g_array_free(e->frames, TRUE);
+    g_free(e->frames);
     g_free(e);
 }
 
 static EmitterFrame *emitter_top(QapiEmitter *e)
 {
-    if (!e->frames->len) {
-        return NULL;
-    }
-    return &g_array_index(e->frames, EmitterFrame, e->frames->len - 1);
+    return e->depth ? &e->frames[e->depth - 1] : NULL;
 }
 
 /* JSON: a newline, then four spaces per level. */
@@ -103,21 +104,21 @@ static void append_spaces(GString *buf, size_t n)
 
     while (n) {
         size_t k = MIN(n, sizeof(spaces) - 1);
-        g_string_append_len(buf, spaces, k);
+        qjson_append_len(buf, spaces, k);
         n -= k;
     }
 }
 
 static void json_newline(QapiEmitter *e, unsigned level)
 {
-    g_string_append_c(e->buf, '\n');
+    qjson_append_c(e->buf, '\n');
     append_spaces(e->buf, (size_t)level * 4);
 }
 
 /* Human: the indent of what the innermost open struct or list holds. */
 static void human_indent(QapiEmitter *e)
 {
-    append_spaces(e->buf, (size_t)(e->indent + e->frames->len - 1) * 4);
+    append_spaces(e->buf, (size_t)(e->indent + e->depth - 1) * 4);
 }
 
 /*
@@ -137,9 +138,9 @@ static void emitter_begin_value(QapiEmitter *e, bool composite)
     if (f->is_list) {
         if (e->format == EMITTER_JSON) {
             if (f->count) {
-                g_string_append_c(e->buf, ',');
+                qjson_append_c(e->buf, ',');
             }
-            json_newline(e, e->frames->len);
+            json_newline(e, e->depth);
         } else {
             human_indent(e);
             g_string_append_printf(e->buf, "[%" PRIu64 "]:", f->count);
@@ -150,13 +151,13 @@ static void emitter_begin_value(QapiEmitter *e, bool composite)
         f->member_named = false;
     }
     if (e->format == EMITTER_HUMAN) {
-        g_string_append_c(e->buf, composite ? '\n' : ' ');
+        qjson_append_c(e->buf, composite ? '\n' : ' ');
     }
 }
 
 static void emitter_end_value(QapiEmitter *e)
 {
-    if (!e->frames->len || e->buf->len >= EMITTER_FLUSH_BYTES) {
+    if (!e->depth || e->buf->len >= EMITTER_FLUSH_BYTES) {
         emitter_flush(e);
     }
 }
@@ -165,7 +166,7 @@ static void emitter_end_value(QapiEmitter *e)
 static void emitter_end_scalar(QapiEmitter *e)
 {
     if (e->format == EMITTER_HUMAN) {
-        g_string_append_c(e->buf, '\n');
+        qjson_append_c(e->buf, '\n');
     }
     emitter_end_value(e);
 }
@@ -176,9 +177,13 @@ static void emitter_start(QapiEmitter *e, bool is_list)
 
     emitter_begin_value(e, true);
     if (e->format == EMITTER_JSON) {
-        g_string_append_c(e->buf, is_list ? '[' : '{');
+        qjson_append_c(e->buf, is_list ? '[' : '{');
     }
-    g_array_append_val(e->frames, frame);
+    if (e->depth == e->frames_cap) {
+        e->frames_cap *= 2;
+        e->frames = g_renew(EmitterFrame, e->frames, e->frames_cap);
+    }
+    e->frames[e->depth++] = frame;
 }
 
 /*
@@ -190,10 +195,10 @@ static void emitter_end(QapiEmitter *e, bool is_list)
     EmitterFrame *f = emitter_top(e);
 
     g_assert(f && f->is_list == is_list && !f->member_named);
-    g_array_set_size(e->frames, e->frames->len - 1);
+    e->depth--;
     if (e->format == EMITTER_JSON) {
-        json_newline(e, e->frames->len);
-        g_string_append_c(e->buf, is_list ? ']' : '}');
+        json_newline(e, e->depth);
+        qjson_append_c(e->buf, is_list ? ']' : '}');
     }
     emitter_end_value(e);
 }
@@ -225,18 +230,18 @@ void qapi_emitter_member(QapiEmitter *e, const char *name)
     g_assert(f && !f->is_list && !f->member_named);
     if (e->format == EMITTER_JSON) {
         if (f->count) {
-            g_string_append_c(e->buf, ',');
+            qjson_append_c(e->buf, ',');
         }
-        json_newline(e, e->frames->len);
+        json_newline(e, e->depth);
         qjson_append_string(e->buf, name);
-        g_string_append(e->buf, ": ");
+        qjson_append_len(e->buf, ": ", sizeof(": ") - 1);
     } else {
         human_indent(e);
         /* People read "lazy refcounts", not "lazy-refcounts". */
         for (const char *p = name; *p; p++) {
-            g_string_append_c(e->buf, *p == '-' ? ' ' : *p);
+            qjson_append_c(e->buf, *p == '-' ? ' ' : *p);
         }
-        g_string_append_c(e->buf, ':');
+        qjson_append_c(e->buf, ':');
     }
     f->count++;
     f->member_named = true;
@@ -290,6 +295,6 @@ void qapi_emitter_str(QapiEmitter *e, const char *value)
 void qapi_emitter_null(QapiEmitter *e)
 {
     emitter_begin_value(e, false);
-    g_string_append(e->buf, "null");
+    qjson_append_len(e->buf, "null", sizeof("null") - 1);
     emitter_end_scalar(e);
 }

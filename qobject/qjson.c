@@ -61,8 +61,8 @@ void qjson_append_string(GString *out, const char *str)
            s[plain] != '"' && s[plain] != '\\') {
         plain++;
     }
-    g_string_append_c(out, '"');
-    g_string_append_len(out, str, plain);
+    qjson_append_c(out, '"');
+    qjson_append_len(out, str, plain);
     s += plain;
     n -= plain;
     while (n) {
@@ -73,32 +73,32 @@ void qjson_append_string(GString *out, const char *str)
         n -= len;
         switch (cp) {
         case '"':
-            g_string_append(out, "\\\"");
+            qjson_append_len(out, "\\\"", sizeof("\\\"") - 1);
             break;
         case '\\':
-            g_string_append(out, "\\\\");
+            qjson_append_len(out, "\\\\", sizeof("\\\\") - 1);
             break;
         case '\b':
-            g_string_append(out, "\\b");
+            qjson_append_len(out, "\\b", sizeof("\\b") - 1);
             break;
         case '\f':
-            g_string_append(out, "\\f");
+            qjson_append_len(out, "\\f", sizeof("\\f") - 1);
             break;
         case '\n':
-            g_string_append(out, "\\n");
+            qjson_append_len(out, "\\n", sizeof("\\n") - 1);
             break;
         case '\r':
-            g_string_append(out, "\\r");
+            qjson_append_len(out, "\\r", sizeof("\\r") - 1);
             break;
         case '\t':
-            g_string_append(out, "\\t");
+            qjson_append_len(out, "\\t", sizeof("\\t") - 1);
             break;
         default:
             if (cp < 0) {
                 cp = 0xfffd;
             }
             if (cp >= 0x20 && cp < 0x7f) {
-                g_string_append_c(out, (char)cp);
+                qjson_append_c(out, (char)cp);
             } else if (cp > 0xffff) {
                 cp -= 0x10000;
                 g_string_append_printf(out, "\\u%04X\\u%04X",
@@ -109,26 +109,41 @@ void qjson_append_string(GString *out, const char *str)
             }
         }
     }
-    g_string_append_c(out, '"');
+    qjson_append_c(out, '"');
 }
 
 /* Decimal digits without printf: maps print millions of numbers. */
 void qjson_append_uint(GString *out, uint64_t value)
 {
+    static const char pairs[] =
+        "00010203040506070809101112131415161718192021222324252627282930"
+        "31323334353637383940414243444546474849505152535455565758596061"
+        "62636465666768697071727374757677787980818283848586878889909192"
+        "93949596979899";
     char buf[20];
     size_t i = sizeof(buf);
 
-    do {
-        buf[--i] = '0' + value % 10;
-        value /= 10;
-    } while (value);
-    g_string_append_len(out, buf + i, sizeof(buf) - i);
+    /* Two digits per division. */
+    while (value >= 100) {
+        unsigned r = value % 100;
+
+        value /= 100;
+        buf[--i] = pairs[2 * r + 1];
+        buf[--i] = pairs[2 * r];
+    }
+    if (value >= 10) {
+        buf[--i] = pairs[2 * value + 1];
+        buf[--i] = pairs[2 * value];
+    } else {
+        buf[--i] = '0' + value;
+    }
+    qjson_append_len(out, buf + i, sizeof(buf) - i);
 }
 
 void qjson_append_int(GString *out, int64_t value)
 {
     if (value < 0) {
-        g_string_append_c(out, '-');
+        qjson_append_c(out, '-');
         /* Negated in unsigned arithmetic, so INT64_MIN works too. */
         qjson_append_uint(out, -(uint64_t)value);
     } else {
@@ -160,9 +175,9 @@ static void json_append_number(GString *out, const QNum *qn)
 static void json_indent(GString *out, bool pretty, int level)
 {
     if (pretty) {
-        g_string_append_c(out, '\n');
+        qjson_append_c(out, '\n');
         for (int i = 0; i < level; i++) {
-            g_string_append(out, "    ");
+            qjson_append_len(out, "    ", sizeof("    ") - 1);
         }
     }
 }
@@ -180,17 +195,17 @@ static void json_append_dict(GString *out, const QDict *dict, bool pretty,
 {
     const char *sep = "";
 
-    g_string_append_c(out, '{');
+    qjson_append_c(out, '{');
     for (const QDictEntry *e = qdict_first(dict); e; e = qdict_next(dict, e)) {
         g_string_append(out, sep);
         json_indent(out, pretty, level + 1);
         qjson_append_string(out, e->key);
-        g_string_append(out, ": ");
+        qjson_append_len(out, ": ", sizeof(": ") - 1);
         json_append(out, e->value, pretty, level + 1);
         sep = pretty ? "," : ", ";
     }
     json_indent(out, pretty, level);
-    g_string_append_c(out, '}');
+    qjson_append_c(out, '}');
 }
 
 static void json_append_list(GString *out, const QList *list, bool pretty,
@@ -198,7 +213,7 @@ static void json_append_list(GString *out, const QList *list, bool pretty,
 {
     const char *sep = "";
 
-    g_string_append_c(out, '[');
+    qjson_append_c(out, '[');
     for (const QListEntry *e = list->head; e; e = e->next) {
         g_string_append(out, sep);
         json_indent(out, pretty, level + 1);
@@ -206,7 +221,7 @@ static void json_append_list(GString *out, const QList *list, bool pretty,
         sep = pretty ? "," : ", ";
     }
     json_indent(out, pretty, level);
-    g_string_append_c(out, ']');
+    qjson_append_c(out, ']');
 }
 
 static void json_append(GString *out, const QObject *obj, bool pretty,
@@ -214,7 +229,7 @@ static void json_append(GString *out, const QObject *obj, bool pretty,
 {
     switch (obj->type) {
     case QTYPE_QNULL:
-        g_string_append(out, "null");
+        qjson_append_len(out, "null", sizeof("null") - 1);
         break;
     case QTYPE_QNUM:
         json_append_number(out, (const QNum *)obj);

@@ -22,6 +22,26 @@ GString *qobject_to_json_pretty(const QObject *obj, bool pretty);
  * and escaped as QEMU escapes it, and numbers.
  */
 void qjson_append_string(GString *out, const char *str);
+
+/*
+ * g_string_append_len() for the hot paths of those printers: a copy
+ * when there is room, GLib's (slower, general) append otherwise.
+ */
+static inline void qjson_append_len(GString *out, const char *s, size_t n)
+{
+    if (out->len + n < out->allocated_len) {
+        memcpy(out->str + out->len, s, n);
+        out->len += n;
+        out->str[out->len] = '\0';
+    } else {
+        g_string_append_len(out, s, n);
+    }
+}
+
+static inline void qjson_append_c(GString *out, char c)
+{
+    qjson_append_len(out, &c, 1);
+}
 void qjson_append_int(GString *out, int64_t value);
 void qjson_append_uint(GString *out, uint64_t value);
 void qjson_append_double(GString *out, double value);

@@ -202,6 +202,40 @@ static void test_equal(void)
     g_assert_false(qobject_is_equal(a, c));
 }
 
+/* The hand-written number printers against printf, at every boundary. */
+static void test_writer_numbers(void)
+{
+    static const uint64_t u[] = {
+        0, 1, 9, 10, 11, 99, 100, 101, 999, 1000, 65535, 65536, 4294967295u,
+        4294967296u, 1099511627776u, 9999999999999999999u, UINT64_MAX,
+    };
+    static const int64_t i[] = {
+        0, -1, -9, -10, -99, -100, 1234567, -1234567, INT64_MAX, INT64_MIN,
+    };
+
+    for (size_t k = 0; k < G_N_ELEMENTS(u); k++) {
+        g_autoptr(GString) out = g_string_new(NULL);
+        g_autofree char *want = g_strdup_printf("%" PRIu64, u[k]);
+
+        qjson_append_uint(out, u[k]);
+        g_assert_cmpstr(out->str, ==, want);
+    }
+    for (size_t k = 0; k < G_N_ELEMENTS(i); k++) {
+        g_autoptr(GString) out = g_string_new(NULL);
+        g_autofree char *want = g_strdup_printf("%" PRId64, i[k]);
+
+        qjson_append_int(out, i[k]);
+        g_assert_cmpstr(out->str, ==, want);
+    }
+    for (uint64_t v = 0; v < 100000; v++) {
+        g_autoptr(GString) out = g_string_new(NULL);
+        g_autofree char *want = g_strdup_printf("%" PRIu64, v);
+
+        qjson_append_uint(out, v);
+        g_assert_cmpstr(out->str, ==, want);
+    }
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -212,6 +246,7 @@ int main(int argc, char **argv)
     g_test_add_func("/json/writer/pretty", test_writer_pretty);
     g_test_add_func("/json/writer/compact", test_writer_compact);
     g_test_add_func("/json/writer/escapes", test_writer_escapes);
+    g_test_add_func("/json/writer/numbers", test_writer_numbers);
     g_test_add_func("/json/reader/roundtrip", test_reader_roundtrip);
     g_test_add_func("/json/reader/errors", test_reader_errors);
     g_test_add_func("/qobject/equal", test_equal);
