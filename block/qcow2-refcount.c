@@ -103,6 +103,7 @@ typedef struct Qcow2CheckState {
      */
     GHashTable *shared_l2;
     bool recount;               /* shared_l2 would change the output */
+    bool snapshot_table_counted;
     bool want_map;              /* -M: the walk also fills @map */
     Qcow2Metadata *map;
 } Qcow2CheckState;
@@ -174,8 +175,11 @@ static void reports_release(bool drop)
 
 static int imrt_grow(Qcow2CheckState *c, uint64_t nb);
 
-/* Adds one reference to every cluster of [offset, offset + size). */
-static void inc_refcounts(Qcow2CheckState *c, uint64_t offset, uint64_t size)
+/*
+ * Adds one reference to every cluster of [offset, offset + size).
+ * Returns false when the region could not be counted at all.
+ */
+static bool inc_refcounts(Qcow2CheckState *c, uint64_t offset, uint64_t size)
 {
     BDRVQcow2State *s = c->s;
     /* 7.2 measures files in whole 512-byte sectors. */
@@ -183,7 +187,7 @@ static void inc_refcounts(Qcow2CheckState *c, uint64_t offset, uint64_t size)
     uint64_t first, last;
 
     if (size == 0) {
-        return;
+        return true;
     }
     /* Regions starting a cluster or more past the end are not counted. */
     if (offset > INT64_MAX - size ||
@@ -193,7 +197,7 @@ static void inc_refcounts(Qcow2CheckState *c, uint64_t offset, uint64_t size)
                      "end of the file by one cluster or more: offset 0x%"
                      PRIx64 " size 0x%" PRIx64 "\n", offset, size);
         c->res->corruptions++;
-        return;
+        return false;
     }
     first = offset >> s->cluster_bits;
     last = (offset + size - 1) >> s->cluster_bits;
@@ -205,7 +209,7 @@ static void inc_refcounts(Qcow2CheckState *c, uint64_t offset, uint64_t size)
         check_report("ERROR: could not enlarge the reference count "
                      "array\n");
         c->res->check_errors++;
-        return;
+        return false;
     }
     for (uint64_t k = first; k <= last; k++) {
         if (c->imrt[k] == UINT16_MAX || c->imrt[k] >= c->refcount_max) {
@@ -219,6 +223,7 @@ static void inc_refcounts(Qcow2CheckState *c, uint64_t offset, uint64_t size)
         }
         c->imrt[k]++;
     }
+    return true;
 }
 
 /*
@@ -843,6 +848,15 @@ static int check_refcounts_l2(Qcow2CheckState *c, uint64_t l2_offset,
 
 /* With @map (-M), every L2 table walked is added to its l2-list. */
 /*
+ * Offsets differ in their high bits (g_direct_hash keeps only the low
+ * 32, so a hostile L1 table could make every lookup a long scan).
+ */
+static guint l2_offset_hash(gconstpointer key)
+{
+    return (guint)((GPOINTER_TO_SIZE(key) * 0x9e3779b97f4a7c15ull) >> 32);
+}
+
+/*
  * Another reference to an L2 table already walked without findings:
  * owe it one more walk instead of reading it again.
  */
@@ -1113,7 +1127,9 @@ static int check_snapshots(Qcow2CheckState *c, Error **errp)
             return ret;
         }
     }
-    inc_refcounts(c, s->snapshots_offset, s->snapshots_size);
+    /* Only a table that was counted may be freed when it is rewritten. */
+    c->snapshot_table_counted = inc_refcounts(c, s->snapshots_offset,
+                                              s->snapshots_size);
     return 0;
 }
 
@@ -1593,7 +1609,7 @@ static int calculate_refcounts(Qcow2CheckState *c, int fix, bool *rebuild,
     if (fix || !c->s->nb_snapshots) {
         return count_references(c, fix, rebuild, errp);
     }
-    c->shared_l2 = g_hash_table_new_full(NULL, NULL, NULL, g_free);
+    c->shared_l2 = g_hash_table_new_full(l2_offset_hash, NULL, NULL, g_free);
     c->recount = false;
     reports_hold();
     ret = count_references(c, fix, rebuild, errp);
@@ -1868,9 +1884,11 @@ static int free_clusters_on_disk(Qcow2CheckState *c, uint64_t offset,
                                  uint64_t size, Error **errp)
 {
     BDRVQcow2State *s = c->s;
+    uint64_t first = offset >> s->cluster_bits;
+    uint64_t last = size ? (offset + size - 1) >> s->cluster_bits : 0;
 
-    for (uint64_t k = offset >> s->cluster_bits;
-         size && k <= (offset + size - 1) >> s->cluster_bits; k++) {
+    /* All or nothing, as 7.2: a refcount already 0 means it is not ours. */
+    for (uint64_t k = first; size && k <= last; k++) {
         uint64_t refcount;
         int ret = get_refcount(c, k, &refcount, errp);
 
@@ -1878,7 +1896,17 @@ static int free_clusters_on_disk(Qcow2CheckState *c, uint64_t offset,
             return ret;
         }
         if (!refcount) {
-            continue;       /* not ours to free (a damaged table) */
+            check_report("qcow2_free_clusters failed: %s\n",
+                         g_strerror(EINVAL));
+            return 0;
+        }
+    }
+    for (uint64_t k = first; size && k <= last; k++) {
+        uint64_t refcount;
+        int ret = get_refcount(c, k, &refcount, errp);
+
+        if (ret < 0) {
+            return ret;
         }
         if ((ret = set_refcount(c, k, refcount - 1, errp)) < 0) {
             return ret;
@@ -1910,6 +1938,11 @@ static int rewrite_snapshot_table(Qcow2CheckState *c, Error **errp)
     int64_t offset = 0;
     int ret;
 
+    if (len > QCOW_MAX_SNAPSHOTS_SIZE) {
+        /* Completed entries are longer: this one would not open. */
+        error_setg_errno(errp, EFBIG, "The snapshot table is too big");
+        return -EFBIG;
+    }
     if (len) {
         uint64_t n = size_to_clusters(s, len);
 
@@ -1942,10 +1975,10 @@ static int rewrite_snapshot_table(Qcow2CheckState *c, Error **errp)
     s->snapshots_offset = offset;
     s->snapshots_size = len;
     s->file_size = MAX(s->file_size, offset + (int64_t)len);
-    for (uint32_t i = 0; i < s->nb_snapshots; i++) {
-        /* As written: the known extra data in full. */
-        s->snapshots[i].extra_data_size = QCOW2_SNAPSHOT_EXTRA_KNOWN +
-                                          s->snapshots[i].unknown_extra_size;
+    /* The double check reads the table that was written, not this. */
+    qcow2_free_snapshots(s);
+    if (!c->snapshot_table_counted) {
+        return 0;   /* its clusters' refcounts are others' */
     }
     return free_clusters_on_disk(c, old_offset, old_size, errp);
 }
@@ -2011,8 +2044,9 @@ int qcow2_check(BlockDriverState *bs, BdrvCheckResult *res, int fix,
 
         ret = rewrite_snapshot_table(&c, &local_err);
         if (ret < 0) {
+            /* 7.2 gives the errno only. */
             check_report("ERROR failed to update snapshot table: %s\n",
-                         error_get_pretty(local_err));
+                         g_strerror(-ret));
             error_free(local_err);
             snap_res.check_errors++;
         } else {

@@ -441,6 +441,21 @@ def damaged_images():
     add("refbits1-dup", "refcount_bits=1, two L2 entries share a cluster "
         "(refcount overflow)")
 
+    # A snapshot table written over a data cluster, with so much extra
+    # data that it reaches far past the end of the file: it is never
+    # counted, so -r all must not free "its" clusters (they are data).
+    def snap_table_over_data(m):
+        j, e = m.data_entries()[0]
+        host = e & 0xfffffffffe00
+        hdr = struct.pack(">QIHHIIQIIQ", 0, 0, 1, 1, 0, 0, 0, 0, 0x200000, 0)
+        m.img.poke(host, hdr[:40])
+        m.img.set_field("nb_snapshots", 1)
+        m.img.set_field("snapshots_offset", host)
+    dmg("fix-base.qcow2", "snap-table-over-data",
+        "one snapshot entry written over a data cluster, extra_data_size "
+        "2 MiB (the table reaches past the end of the file)",
+        snap_table_over_data)
+
     # ---- L2 tables shared by several L1 tables (read once by our check)
     create("fix-shared.qcow2", "4M")
     qio("fix-shared.qcow2", "write -P 0x11 0 192k")
