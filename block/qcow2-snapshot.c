@@ -19,37 +19,39 @@ void qcow2_free_snapshots(BDRVQcow2State *s)
 }
 
 /*
- * Reads @len bytes of the snapshot table at @pos bytes into it; bytes
- * past the end of the file read as zeros (as in 7.2).  The table may not
- * run past QEMU's 64 MiB cap, which also bounds what we allocate.
+ * Reads @len bytes at @pos bytes into the snapshot table; bytes past
+ * the end of the file read as zeros (as in 7.2).  Every read is small:
+ * extra data is read up to QEMU's 1 KiB limit only, the rest skipped.
  */
 static int read_table_bytes(BlockDriverState *bs, uint64_t pos, size_t len,
                             void *buf, Error **errp)
 {
     BDRVQcow2State *s = bs->opaque;
 
-    if (pos + len > QCOW_MAX_SNAPSHOTS_SIZE) {
-        error_setg(errp, "Snapshot table is too big");
-        return -EFBIG;
-    }
     return qcow2_pread_zero_padded(bs, s->snapshots_offset + pos, len, buf,
                                    errp);
 }
 
 /*
- * @repair (check -r all) drops extra data past QEMU's limit instead of
- * failing, counting it in *@dropped.
+ * Reads entry @i at *@pos (bytes into the table), which moves to where
+ * the next entry starts; *@end is where this one ends on disk, and
+ * *@table_len the table's length as QEMU counts it (with extra data
+ * that is dropped not counted).  @repair (check -r all) drops extra
+ * data past QEMU's limit instead of failing, counting it in *@dropped.
+ * -EFBIG with "Snapshot table is too big" when the table passes QEMU's
+ * caps: 64 MiB long, or an entry ending more than 2 GiB in.
  */
 static int read_snapshot(BlockDriverState *bs, uint64_t *pos, uint64_t *end,
-                         uint32_t i, bool repair, int *dropped, Error **errp)
+                         uint64_t *table_len, uint32_t i, bool repair,
+                         int *dropped, Error **errp)
 {
-    uint32_t skip = 0;
     BDRVQcow2State *s = bs->opaque;
     Qcow2Snapshot *sn = &s->snapshots[i];
     uint8_t h[QCOW2_SNAPSHOT_HEADER_SIZE];
-    g_autofree uint8_t *var = NULL;
+    uint8_t extra[QCOW_MAX_SNAPSHOT_EXTRA_DATA];
+    g_autofree uint8_t *names = NULL;
+    uint64_t on_disk_extra;
     uint16_t id_len, name_len;
-    size_t var_len;
     int ret;
 
     ret = read_table_bytes(bs, *pos, sizeof(h), h, errp);
@@ -67,12 +69,12 @@ static int read_snapshot(BlockDriverState *bs, uint64_t *pos, uint64_t *end,
     sn->extra_data_size = ldl_be_p(h + 36);
     sn->icount = -1;
     sn->disk_size = s->size;
+    on_disk_extra = sn->extra_data_size;
     if (sn->extra_data_size > QCOW_MAX_SNAPSHOT_EXTRA_DATA && repair) {
         fprintf(stderr, "Discarding too much extra metadata in snapshot "
                 "table entry %" PRIu32 " (%" PRIu32 " > %d)\n", i,
                 sn->extra_data_size, QCOW_MAX_SNAPSHOT_EXTRA_DATA);
         (*dropped)++;
-        skip = sn->extra_data_size - QCOW_MAX_SNAPSHOT_EXTRA_DATA;
         sn->extra_data_size = QCOW_MAX_SNAPSHOT_EXTRA_DATA;
     } else if (sn->extra_data_size > QCOW_MAX_SNAPSHOT_EXTRA_DATA) {
         error_setg(errp, "Too much extra metadata in snapshot table "
@@ -81,36 +83,48 @@ static int read_snapshot(BlockDriverState *bs, uint64_t *pos, uint64_t *end,
                           "with qemu-img check -r all\n");
         return -EFBIG;
     }
-    /* Extra data (<= 1 KiB, plus what is skipped), id and name. */
-    var_len = (size_t)sn->extra_data_size + skip + id_len + name_len;
-    var = g_malloc(var_len ? var_len : 1);
-    ret = read_table_bytes(bs, *pos + sizeof(h), var_len, var, errp);
+    ret = read_table_bytes(bs, *pos + sizeof(h), sn->extra_data_size, extra,
+                           errp);
+    if (ret < 0) {
+        return ret;
+    }
+    /* id and name follow all of the extra data, dropped part included. */
+    names = g_malloc((size_t)id_len + name_len + 1);
+    ret = read_table_bytes(bs, *pos + sizeof(h) + on_disk_extra,
+                           (size_t)id_len + name_len, names, errp);
     if (ret < 0) {
         return ret;
     }
     if (sn->extra_data_size >= 8) {
-        sn->vm_state_size = ldq_be_p(var);
+        sn->vm_state_size = ldq_be_p(extra);
     }
     if (sn->extra_data_size >= 16) {
-        sn->disk_size = ldq_be_p(var + 8);
+        sn->disk_size = ldq_be_p(extra + 8);
     }
     if (sn->extra_data_size >= 24) {
-        sn->icount = (int64_t)ldq_be_p(var + 16);
+        sn->icount = (int64_t)ldq_be_p(extra + 16);
     }
     /* Extra data this program does not know is kept, to be written back. */
     if (sn->extra_data_size > QCOW2_SNAPSHOT_EXTRA_KNOWN) {
         sn->unknown_extra_size = sn->extra_data_size -
                                  QCOW2_SNAPSHOT_EXTRA_KNOWN;
-        sn->unknown_extra = g_memdup2(var + QCOW2_SNAPSHOT_EXTRA_KNOWN,
+        sn->unknown_extra = g_memdup2(extra + QCOW2_SNAPSHOT_EXTRA_KNOWN,
                                       sn->unknown_extra_size);
     }
-    sn->id_str = g_strndup((const char *)var + sn->extra_data_size + skip,
-                           id_len);
-    sn->name = g_strndup((const char *)var + sn->extra_data_size + skip +
-                         id_len, name_len);
-    *end = *pos + sizeof(h) + var_len;
+    sn->id_str = g_strndup((const char *)names, id_len);
+    sn->name = g_strndup((const char *)names + id_len, name_len);
+    *end = *pos + sizeof(h) + on_disk_extra + id_len + name_len;
+    *table_len = QEMU_ALIGN_UP(*table_len, 8) + sizeof(h) +
+                 sn->extra_data_size + id_len + name_len;
     /* Each entry starts 8-byte aligned; the last one is not padded. */
     *pos = QEMU_ALIGN_UP(*end, 8);
+    if (*table_len > QCOW_MAX_SNAPSHOTS_SIZE || *end > INT_MAX) {
+        error_setg(errp, "Snapshot table is too big");
+        error_append_hint(errp, "You can force-remove all %" PRIu32
+                          " overhanging snapshots with qemu-img check -r "
+                          "all\n", s->nb_snapshots - i);
+        return -EFBIG;
+    }
     return 0;
 }
 
@@ -123,7 +137,7 @@ int qcow2_read_snapshots_repair(BlockDriverState *bs, bool repair,
                                 int *dropped, Error **errp)
 {
     BDRVQcow2State *s = bs->opaque;
-    uint64_t pos = 0, end = 0;
+    uint64_t pos = 0, end = 0, table_len = 0;
 
     if (!s->nb_snapshots) {
         return 0;
@@ -133,17 +147,19 @@ int qcow2_read_snapshots_repair(BlockDriverState *bs, bool repair,
     s->snapshots_discarded = 0;
     for (uint32_t i = 0; i < s->nb_snapshots; i++) {
         Error *local_err = NULL;
-        int ret = read_snapshot(bs, &pos, &end, i, repair, dropped,
-                                &local_err);
+        uint64_t end_before = end;
+        int ret = read_snapshot(bs, &pos, &end, &table_len, i, repair,
+                                dropped, &local_err);
 
-        if (ret == -EFBIG && repair && pos + QCOW2_SNAPSHOT_HEADER_SIZE >
-            QCOW_MAX_SNAPSHOTS_SIZE) {
+        /* In repair mode EFBIG can only mean a table past the caps. */
+        if (ret == -EFBIG && repair) {
             /* check -r all: the entries past QEMU's cap are dropped. */
             error_free(local_err);
             g_free(s->snapshots[i].id_str);
             g_free(s->snapshots[i].name);
             g_free(s->snapshots[i].unknown_extra);
             s->snapshots_discarded = s->nb_snapshots - i;
+            end = end_before;   /* the table ends with the entry before */
             fprintf(stderr, "Discarding %" PRIu32 " overhanging snapshots "
                     "(snapshot table is too big)\n", s->snapshots_discarded);
             s->nb_snapshots = i;

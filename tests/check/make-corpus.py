@@ -456,6 +456,21 @@ def damaged_images():
         "2 MiB (the table reaches past the end of the file)",
         snap_table_over_data)
 
+    # A snapshot table past QEMU's 64 MiB cap: 520 entries with 64 KiB
+    # names (a sparse 68 MiB file); -r all discards the overhang.
+    def snap_table_too_big(m):
+        base = -(-len(m.img.data) // 65536) * 65536
+        entry = (struct.pack(">QIHHIIQIIQQQ", 0, 0, 0xffff, 0xffff, 0, 0, 0,
+                             0, 24, 0, 0, 0) + b"i" * 0xffff + b"n" * 0xffff)
+        step = (len(entry) + 7) & ~7
+        for k in range(520):
+            m.img.poke(base + k * step, entry)
+        m.img.set_field("nb_snapshots", 520)
+        m.img.set_field("snapshots_offset", base)
+    dmg("fix-base.qcow2", "snap-table-too-big",
+        "520 snapshot entries with 64 KiB id and name: a table past "
+        "QEMU's 64 MiB cap", snap_table_too_big)
+
     # ---- L2 tables shared by several L1 tables (read once by our check)
     create("fix-shared.qcow2", "4M")
     qio("fix-shared.qcow2", "write -P 0x11 0 192k")
