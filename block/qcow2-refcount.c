@@ -1859,14 +1859,20 @@ static int64_t find_free_clusters_on_disk(Qcow2CheckState *c,
     uint64_t limit = c->reftable_entries * refblock_entries(s), run = 0;
 
     for (uint64_t k = 1; k < limit && run < count; k++) {
-        uint64_t rt = c->reftable[k / refblock_entries(s)], refcount;
+        uint64_t per = refblock_entries(s);
+        uint64_t rt = c->reftable[k / per], refcount;
         uint64_t pos = k << s->cluster_bits;
         bool in_avoid = avoid_len && pos + s->cluster_size > avoid &&
                         pos < avoid + avoid_len;
 
-        if (in_avoid || !(rt & REFT_OFFSET_MASK) ||
-            (rt & REFT_RESERVED_MASK) ||
-            get_refcount(c, k, &refcount, NULL) < 0 || refcount) {
+        if (!(rt & REFT_OFFSET_MASK) || (rt & REFT_RESERVED_MASK)) {
+            /* No usable block: none of its clusters can be taken. */
+            run = 0;
+            k = (k / per + 1) * per - 1;
+            continue;
+        }
+        if (in_avoid || get_refcount(c, k, &refcount, NULL) < 0 ||
+            refcount) {
             run = 0;
             continue;
         }
