@@ -64,7 +64,8 @@ typedef struct Qcow2CheckState {
     BDRVQcow2State *s;
     BdrvCheckResult *res;
     uint64_t nb_clusters;       /* host clusters in the file */
-    uint16_t *imrt;             /* saturating reference counts */
+    uint16_t *imrt;             /* reference counts (see imrt_get()) */
+    GHashTable *wide;           /* cluster -> count, counts >= 65535 */
     uint64_t imrt_capacity;     /* entries allocated, whole refblocks */
     bool imrt_used;             /* counted into since allocated */
     uint64_t refcount_max;
@@ -176,6 +177,38 @@ static void reports_release(bool drop)
 static int imrt_grow(Qcow2CheckState *c, uint64_t nb);
 
 /*
+ * The count of cluster @k.  Counters are 2 bytes, as in 7.2's common
+ * case; counts from 65535 up (possible with 32- and 64-bit refcounts)
+ * are kept exactly in c->wide, the counter holding 65535 as a mark.
+ */
+static uint64_t imrt_get(const Qcow2CheckState *c, uint64_t k)
+{
+    gpointer v;
+
+    if (c->imrt[k] != UINT16_MAX || !c->wide ||
+        !g_hash_table_lookup_extended(c->wide, GSIZE_TO_POINTER(k), NULL,
+                                      &v)) {
+        return c->imrt[k];
+    }
+    return GPOINTER_TO_SIZE(v);
+}
+
+/* Counts only grow while counting, so a wide count stays wide. */
+static void imrt_set(Qcow2CheckState *c, uint64_t k, uint64_t count)
+{
+    if (count < UINT16_MAX) {
+        c->imrt[k] = count;
+        return;
+    }
+    if (!c->wide) {
+        c->wide = g_hash_table_new(NULL, NULL);
+    }
+    c->imrt[k] = UINT16_MAX;
+    g_hash_table_insert(c->wide, GSIZE_TO_POINTER(k),
+                        GSIZE_TO_POINTER(count));
+}
+
+/*
  * Adds one reference to every cluster of [offset, offset + size).
  * Returns false when the region could not be counted at all.
  */
@@ -212,7 +245,9 @@ static bool inc_refcounts(Qcow2CheckState *c, uint64_t offset, uint64_t size)
         return false;
     }
     for (uint64_t k = first; k <= last; k++) {
-        if (c->imrt[k] == UINT16_MAX || c->imrt[k] >= c->refcount_max) {
+        uint64_t count = imrt_get(c, k);
+
+        if (count >= c->refcount_max) {
             check_report("ERROR: overflow cluster offset=0x%" PRIx64 "\n",
                          k << s->cluster_bits);
             check_report("Use qemu-img amend to increase the refcount entry "
@@ -221,7 +256,7 @@ static bool inc_refcounts(Qcow2CheckState *c, uint64_t offset, uint64_t size)
             c->res->corruptions++;
             continue;
         }
-        c->imrt[k]++;
+        imrt_set(c, k, count + 1);
     }
     return true;
 }
@@ -424,7 +459,7 @@ static void encode_refblock(Qcow2CheckState *c, uint64_t index, uint8_t *blk)
 
     memset(blk, 0, s->cluster_size);
     for (uint64_t i = 0; i < per; i++) {
-        uint64_t v = c->imrt[index * per + i];
+        uint64_t v = imrt_get(c, index * per + i);
         switch (bits) {
         case 8:
             blk[i] = v;
@@ -1243,9 +1278,9 @@ static void check_refblocks(Qcow2CheckState *c, bool *rebuild)
             c->res->corruptions_fixed++;
         }
         inc_refcounts(c, offset, s->cluster_size);
-        if (c->imrt[cluster] != 1) {
-            check_report("ERROR refcount block %" PRIu64 " refcount=%u\n", i,
-                         c->imrt[cluster]);
+        if (imrt_get(c, cluster) != 1) {
+            check_report("ERROR refcount block %" PRIu64 " refcount=%" PRIu64
+                         "\n", i, imrt_get(c, cluster));
             c->res->corruptions++;
             *rebuild = true;
         }
@@ -1260,8 +1295,8 @@ static void check_refblocks(Qcow2CheckState *c, bool *rebuild)
 static bool compare_one(Qcow2CheckState *c, uint64_t i, int fix,
                         bool *rebuild, uint64_t *highest)
 {
-    uint64_t on_disk, expected = c->imrt[i];
-    bool repair, match = expected != UINT16_MAX; /* saturated: unknown */
+    uint64_t on_disk, expected = imrt_get(c, i);
+    bool repair, match = true;      /* counts are exact (wide ones too) */
     int ret;
 
     ret = get_refcount(c, i, &on_disk, NULL);
@@ -1456,7 +1491,7 @@ static bool copied_flags_suspect(Qcow2CheckState *c)
 
             any ^= bit;
             if (c->on_disk_matches) {
-                refcount = c->imrt[k];
+                refcount = imrt_get(c, k);
             } else if (get_refcount(c, k, &refcount, NULL) < 0) {
                 return true;
             }
@@ -1527,7 +1562,7 @@ static int check_oflag_copied(Qcow2CheckState *c, int fix, Error **errp)
                 refcount = 1;
             } else if (c->on_disk_matches &&
                        (data >> s->cluster_bits) < c->nb_clusters) {
-                refcount = c->imrt[data >> s->cluster_bits];
+                refcount = imrt_get(c, data >> s->cluster_bits);
             } else if (get_refcount(c, data >> s->cluster_bits, &refcount,
                                     NULL) < 0) {
                 continue;
@@ -1640,6 +1675,7 @@ static int count_references(Qcow2CheckState *c, int fix, bool *rebuild,
     if (c->imrt_used) {
         /* Fresh from g_try_new0 otherwise: touching it costs time. */
         memset(c->imrt, 0, c->imrt_capacity * sizeof(*c->imrt));
+        g_clear_pointer(&c->wide, g_hash_table_destroy);
         /* No longer reliable. */
         large_free(c->copied, copied_bytes(c));
         large_free(c->not_copied, copied_bytes(c));
@@ -2069,6 +2105,7 @@ int qcow2_check(BlockDriverState *bs, BdrvCheckResult *res, int fix,
     /* Also after a failure: the map shows what could be located. */
     res->metadata = c.map;
     large_free(c.imrt, c.imrt_capacity * sizeof(*c.imrt));
+    g_clear_pointer(&c.wide, g_hash_table_destroy);
     large_free(c.copied, copied_bytes(&c));
     large_free(c.not_copied, copied_bytes(&c));
     g_free(c.refblock);

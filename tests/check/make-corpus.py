@@ -471,6 +471,23 @@ def damaged_images():
         "520 snapshot entries with 64 KiB id and name: a table past "
         "QEMU's 64 MiB cap", snap_table_too_big)
 
+    # ---- counts past 65535: 32-bit refcounts, one cluster referenced
+    # 73728 times (every entry of an L2 table, the table 9 times in L1)
+    create("refbits32-wide.qcow2", "5G", "refcount_bits=32")
+    qio("refbits32-wide.qcow2", "write -P 0x11 0 64k")
+
+    def wide(m):
+        j, e = m.data_entries()[0]
+        for k in range(m.l2_entries):
+            m.set_l2(0, k, e)
+        for i in range(1, 9):
+            m.set_l1(i, m.l1(0))
+    m = Meta("refbits32-wide.qcow2")
+    wide(m)
+    m.save("refbits32-wide.qcow2")
+    add("refbits32-wide", "refcount_bits=32, one cluster referenced 73728 "
+        "times (counts past 16 bits)")
+
     # ---- L2 tables shared by several L1 tables (read once by our check)
     create("fix-shared.qcow2", "4M")
     qio("fix-shared.qcow2", "write -P 0x11 0 192k")

@@ -23,7 +23,8 @@ refbits1-snap refbits1-dup compressed-copied dirty-bit corrupt-bit
 fix-base fix-snap fix-comp fix-prealloc refcount-zero-data
 refcount-zero-l2 l1-overlap-reftable dirty-lazy l2-unaligned-zero
 reftable-past-eof snap-extra-too-big snap-extra-too-small snap-l1-unaligned
-shared-l2-leak shared-l2-reserved refbits2-shared-overflow snap-table-too-big"
+shared-l2-leak shared-l2-reserved refbits2-shared-overflow snap-table-too-big
+refbits32-wide"
 # Images with persistent bitmaps: 7.2 also rewrites the bitmaps on its
 # read-write open, which we do not, so there the files may differ; the
 # output must not, 7.2 must find our result clean where we say it is,
