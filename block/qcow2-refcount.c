@@ -626,8 +626,9 @@ static Qcow2ClusterType cluster_type(const BDRVQcow2State *s, uint64_t e)
     return QCOW2_CLUSTER_NORMAL;
 }
 
+/* @index: the entry's index in its L2 table, which 7.2's messages name. */
 static void check_compressed(Qcow2CheckState *c, uint64_t e, uint64_t bitmap,
-                             int flags)
+                             uint64_t index, int flags)
 {
     BDRVQcow2State *s = c->s;
     uint64_t coffset = e & s->cluster_offset_mask;
@@ -641,19 +642,20 @@ static void check_compressed(Qcow2CheckState *c, uint64_t e, uint64_t bitmap,
     }
     if (has_data_file(s)) {
         check_report("ERROR compressed cluster %" PRIu64 " with data file, "
-                     "entry=0x%" PRIx64 "\n", coffset >> s->cluster_bits, e);
+                     "entry=0x%" PRIx64 "\n", index, e);
         c->res->corruptions++;
         return;
     }
     if (bitmap) {
         check_report("ERROR compressed cluster %" PRIu64 " with non-zero "
                      "subcluster allocation bitmap, entry=0x%" PRIx64 "\n",
-                     coffset >> s->cluster_bits, e);
+                     index, e);
         c->res->corruptions++;
         return;
     }
-    inc_refcounts(c, coffset & ~(uint64_t)(QCOW2_COMPRESSED_SECTOR_SIZE - 1),
-                  nb_csectors * QCOW2_COMPRESSED_SECTOR_SIZE);
+    /* The range as 7.2 gives it (it shows in the past-EOF message). */
+    inc_refcounts(c, coffset, nb_csectors * QCOW2_COMPRESSED_SECTOR_SIZE -
+                  (coffset & (QCOW2_COMPRESSED_SECTOR_SIZE - 1)));
     if (flags & CHECK_FRAG_INFO) {
         c->res->bfi.allocated_clusters++;
         c->res->bfi.compressed_clusters++;
@@ -856,7 +858,7 @@ static int check_refcounts_l2(Qcow2CheckState *c, uint64_t l2_offset,
         }
         switch (type) {
         case QCOW2_CLUSTER_COMPRESSED:
-            check_compressed(c, e, bitmap, flags);
+            check_compressed(c, e, bitmap, i, flags);
             break;
         case QCOW2_CLUSTER_ZERO_ALLOC:
         case QCOW2_CLUSTER_NORMAL:

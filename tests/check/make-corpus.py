@@ -295,6 +295,8 @@ def damaged_images():
     qio("fix-prealloc.qcow2", "write -z 0 1M")
     qimg("convert", "-c", "-f", "raw", "-O", "qcow2", "src.raw",
          "fix-comp.qcow2")
+    qimg("convert", "-c", "-f", "raw", "-O", "qcow2", "-o",
+         "extended_l2=on", "src.raw", "fix-comp-extl2.qcow2")
 
     def dmg(fixture, name, desc, fn):
         m = Meta(fixture)
@@ -470,6 +472,13 @@ def damaged_images():
     dmg("fix-base.qcow2", "snap-table-too-big",
         "520 snapshot entries with 64 KiB id and name: a table past "
         "QEMU's 64 MiB cap", snap_table_too_big)
+
+    def comp_bitmap(m):
+        j = next(k for k in range(m.l2_entries) if m.l2(0, k) & (1 << 62))
+        m.img.poke_int(m.l2_addr(0, j + 3) + 8, 8, 1)
+    dmg("fix-comp-extl2.qcow2", "compressed-subcluster-bitmap",
+        "extended L2: a compressed cluster's entry with a non-zero "
+        "subcluster bitmap", comp_bitmap)
 
     # ---- counts past 65535: 32-bit refcounts, one cluster referenced
     # 73728 times (every entry of an L2 table, the table 9 times in L1)
