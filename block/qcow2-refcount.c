@@ -1095,7 +1095,14 @@ static int check_refcounts_l1(Qcow2CheckState *c, uint64_t l1_offset,
             c->res->check_errors++;
             return -EIO;
         }
-        /* The COPIED pass skips the L2 tables it cannot trust. */
+        /*
+         * The COPIED pass skips a table at offset 0 and reads an
+         * unaligned one where it points: the notes cannot follow that.
+         */
+        if ((flags & CHECK_NOTE_COPIED) &&
+            (!l2_offset || offset_into_cluster(s, l2_offset))) {
+            c->copied_needs_pass = true;
+        }
         ret = check_refcounts_l2(c, l2_offset, l2,
                                  l2_offset && !offset_into_cluster(s, l2_offset)
                                  ? flags : flags & ~CHECK_NOTE_COPIED,
@@ -1540,7 +1547,8 @@ static int check_oflag_copied(Qcow2CheckState *c, int fix, Error **errp)
                 s->l1_table[i] = fixed;
             }
         }
-        if (offset_into_cluster(s, l2_offset) || !data_clusters) {
+        /* 7.2 reads a table where it points, aligned or not. */
+        if (!data_clusters) {
             continue;
         }
         ret = bdrv_file_pread(c->bs->file, l2_offset,

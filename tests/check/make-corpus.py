@@ -473,6 +473,15 @@ def damaged_images():
         "520 snapshot entries with 64 KiB id and name: a table past "
         "QEMU's 64 MiB cap", snap_table_too_big)
 
+    def l2_unaligned_copied(m):
+        j, e = m.data_entries()[0]
+        l2 = m.l2_table(0)
+        m.img.poke_int(l2 + 0x200, 8, e & ~(1 << 63))
+        m.set_l1(0, m.l1(0) + 0x200)
+    dmg("fix-base.qcow2", "l2-unaligned-copied",
+        "L1 entry +0x200 (an unaligned L2 table) whose first entry is a "
+        "data cluster without COPIED", l2_unaligned_copied)
+
     def comp_bitmap(m):
         j = next(k for k in range(m.l2_entries) if m.l2(0, k) & (1 << 62))
         m.img.poke_int(m.l2_addr(0, j + 3) + 8, 8, 1)
