@@ -244,8 +244,13 @@ int img_check(int argc, char **argv)
         }
     }
     if (ret < 0 || result.check_errors) {
-        /* After what was printed above, also when both go to one pipe. */
-        fflush(stdout);
+        /*
+         * -M: the map first, also when both go to one pipe (7.2 has no
+         * -M, and its order for the rest is kept: stdout at exit).
+         */
+        if (dump_meta) {
+            fflush(stdout);
+        }
         if (local_err) {
             error_report("Check failed: %s", error_get_pretty(local_err));
             error_free(local_err);

@@ -482,6 +482,10 @@ def damaged_images():
         "L1 entry +0x200 (an unaligned L2 table) whose first entry is a "
         "data cluster without COPIED", l2_unaligned_copied)
 
+    dmg("fix-base.qcow2", "reftable-entry-2-63",
+        "refcount table entry 0 = 2^63 (a block no read can reach)",
+        lambda m: m.set_rt(0, 1 << 63))
+
     def comp_bitmap(m):
         j = next(k for k in range(m.l2_entries) if m.l2(0, k) & (1 << 62))
         m.img.poke_int(m.l2_addr(0, j + 3) + 8, 8, 1)
