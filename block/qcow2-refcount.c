@@ -1659,8 +1659,15 @@ static int calculate_refcounts(Qcow2CheckState *c, int fix, bool *rebuild,
     reports_hold();
     ret = count_references(c, fix, rebuild, errp);
     g_clear_pointer(&c->shared_l2, g_hash_table_destroy);
+    /* Findings held back but dropped must be found again, in order. */
+    c->recount = c->recount || (ret < 0 && reports_dropped);
     reports_release(c->recount);
-    if (ret == 0 && c->recount) {
+    if (c->recount) {
+        if (ret < 0 && errp && *errp) {
+            /* It will be set again, where the plain walk meets it. */
+            error_free(*errp);
+            *errp = NULL;
+        }
         *c->res = before;
         *rebuild = rebuild_before;
         c->recount = false;
@@ -1684,7 +1691,11 @@ static int count_references(Qcow2CheckState *c, int fix, bool *rebuild,
     }
     if (c->imrt_used) {
         /* Fresh from g_try_new0 otherwise: touching it costs time. */
-        memset(c->imrt, 0, c->imrt_capacity * sizeof(*c->imrt));
+        /* Fresh zero pages rather than writing every counter. */
+        if (madvise(c->imrt, c->imrt_capacity * sizeof(*c->imrt),
+                    MADV_DONTNEED) < 0) {
+            memset(c->imrt, 0, c->imrt_capacity * sizeof(*c->imrt));
+        }
         g_clear_pointer(&c->wide, g_hash_table_destroy);
         /* No longer reliable. */
         large_free(c->copied, copied_bytes(c));
