@@ -100,6 +100,14 @@ int bdrv_file_flush(BlockDriverState *bs, Error **errp)
     return bs->drv->flush ? bs->drv->flush(bs, errp) : 0;
 }
 
+int bdrv_file_pwrite_sync(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                          const void *buf, Error **errp)
+{
+    int ret = bdrv_file_pwrite(bs, offset, bytes, buf, errp);
+
+    return ret < 0 ? ret : bdrv_file_flush(bs, errp);
+}
+
 int bdrv_file_pdiscard(BlockDriverState *bs, int64_t offset, int64_t bytes,
                        Error **errp)
 {

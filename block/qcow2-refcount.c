@@ -580,16 +580,16 @@ static int rebuild_refcount_structure(Qcow2CheckState *c, Error **errp)
     for (uint64_t i = 0; i < entries; i++) {
         stq_be_p(raw + i * REFTABLE_ENTRY_SIZE, reftable[i]);
     }
-    ret = bdrv_file_pwrite(c->bs->file, offset, entries * REFTABLE_ENTRY_SIZE,
-                           raw, errp);
-    if (ret < 0 || (ret = bdrv_file_flush(c->bs->file, errp)) < 0) {
+    ret = bdrv_file_pwrite_sync(c->bs->file, offset,
+                                entries * REFTABLE_ENTRY_SIZE, raw, errp);
+    if (ret < 0) {
         return ret;
     }
     stq_be_p(hdr, offset);
     stl_be_p(hdr + 8, clusters);
-    ret = bdrv_file_pwrite(c->bs->file, QCOW2_REFTABLE_OFFSET_OFFSET,
-                           sizeof(hdr), hdr, errp);
-    if (ret < 0 || (ret = bdrv_file_flush(c->bs->file, errp)) < 0) {
+    ret = bdrv_file_pwrite_sync(c->bs->file, QCOW2_REFTABLE_OFFSET_OFFSET,
+                                sizeof(hdr), hdr, errp);
+    if (ret < 0) {
         return ret;
     }
     s->refcount_table_offset = offset;
@@ -626,13 +626,25 @@ static Qcow2ClusterType cluster_type(const BDRVQcow2State *s, uint64_t e)
     return QCOW2_CLUSTER_NORMAL;
 }
 
+/*
+ * Bytes of a compressed cluster's data from its offset to the end of
+ * its last sector: the range 7.2 counts (and names when past EOF).
+ */
+static uint64_t compressed_size(const BDRVQcow2State *s, uint64_t e)
+{
+    uint64_t coffset = e & s->cluster_offset_mask;
+    uint64_t nb_csectors = ((e >> s->csize_shift) & s->csize_mask) + 1;
+
+    return nb_csectors * QCOW2_COMPRESSED_SECTOR_SIZE -
+           (coffset & (QCOW2_COMPRESSED_SECTOR_SIZE - 1));
+}
+
 /* @index: the entry's index in its L2 table, which 7.2's messages name. */
 static void check_compressed(Qcow2CheckState *c, uint64_t e, uint64_t bitmap,
                              uint64_t index, int flags)
 {
     BDRVQcow2State *s = c->s;
     uint64_t coffset = e & s->cluster_offset_mask;
-    uint64_t nb_csectors = ((e >> s->csize_shift) & s->csize_mask) + 1;
 
     if (e & QCOW_OFLAG_COPIED) {
         check_report("ERROR: coffset=0x%" PRIx64 ": copied flag must never "
@@ -653,9 +665,7 @@ static void check_compressed(Qcow2CheckState *c, uint64_t e, uint64_t bitmap,
         c->res->corruptions++;
         return;
     }
-    /* The range as 7.2 gives it (it shows in the past-EOF message). */
-    inc_refcounts(c, coffset, nb_csectors * QCOW2_COMPRESSED_SECTOR_SIZE -
-                  (coffset & (QCOW2_COMPRESSED_SECTOR_SIZE - 1)));
+    inc_refcounts(c, coffset, compressed_size(s, e));
     if (flags & CHECK_FRAG_INFO) {
         c->res->bfi.allocated_clusters++;
         c->res->bfi.compressed_clusters++;
@@ -728,6 +738,18 @@ static void check_allocated(Qcow2CheckState *c, uint64_t e, uint64_t bitmap,
     }
 }
 
+/* Cluster @k is referenced by an active L2 entry, COPIED or not. */
+static inline void note_cluster(Qcow2CheckState *c, uint64_t k, bool copied)
+{
+    uint64_t *bits = copied ? c->copied : c->not_copied;
+
+    if (k >= c->copied_clusters) {
+        c->copied_needs_pass = true;
+        return;
+    }
+    bits[k / 64] |= 1ull << (k % 64);
+}
+
 /* CHECK_NOTE_COPIED: what the COPIED pass would compare, for later. */
 static void note_copied(Qcow2CheckState *c, uint64_t e)
 {
@@ -737,13 +759,38 @@ static void note_copied(Qcow2CheckState *c, uint64_t e)
     if (type != QCOW2_CLUSTER_NORMAL && type != QCOW2_CLUSTER_ZERO_ALLOC) {
         return;
     }
-    if (k >= c->copied_clusters) {
-        c->copied_needs_pass = true;
-    } else if (e & QCOW_OFLAG_COPIED) {
-        c->copied[k / 64] |= 1ull << (k % 64);
-    } else {
-        c->not_copied[k / 64] |= 1ull << (k % 64);
+    note_cluster(c, k, e & QCOW_OFLAG_COPIED);
+}
+
+/*
+ * The host cluster of an L2 entry that is the common case: an aligned
+ * data cluster inside the file (COPIED or not), in an image without
+ * subclusters or data file; 0 for any other entry, which takes the
+ * general path.
+ */
+static inline uint64_t plain_data_cluster(const Qcow2CheckState *c,
+                                          uint64_t e)
+{
+    const BDRVQcow2State *s = c->s;
+    uint64_t k = (e & L2E_OFFSET_MASK) >> s->cluster_bits;
+
+    if (has_subclusters(s) || has_data_file(s) ||
+        (e & (~(L2E_OFFSET_MASK | QCOW_OFLAG_COPIED) |
+              (s->cluster_size - 1))) ||
+        k >= c->nb_clusters) {
+        return 0;
     }
+    return k;
+}
+
+/* @times more references to cluster @k; false if that overflows. */
+static inline bool add_times(Qcow2CheckState *c, uint64_t k, uint64_t times)
+{
+    if (c->imrt[k] + times > MIN(c->refcount_max, UINT16_MAX)) {
+        return false;
+    }
+    c->imrt[k] += times;
+    return true;
 }
 
 /*
@@ -801,37 +848,25 @@ static int check_refcounts_l2(Qcow2CheckState *c, uint64_t l2_offset,
     bool run_ok = run != NULL;
     uint64_t run_first = 0;
     uint64_t next_contiguous = 0;
-    uint64_t limit = MIN(c->refcount_max, UINT16_MAX);
-    bool fast = !has_subclusters(s) && !has_data_file(s);
-    /* Anything but an aligned offset and COPIED takes the general path. */
-    uint64_t fast_mask = ~(L2E_OFFSET_MASK | QCOW_OFLAG_COPIED) |
-                         (s->cluster_size - 1);
 
     for (uint64_t i = 0; i < s->l2_size; i++) {
         const uint8_t *p = l2 + i * s->l2_entry_size;
         uint64_t e = ldq_be_p(p);
-        uint64_t bitmap, k = (e & L2E_OFFSET_MASK) >> s->cluster_bits;
+        uint64_t bitmap, k = plain_data_cluster(c, e);
         Qcow2ClusterType type;
 
         /*
-         * Most entries of most images: an aligned data cluster inside
-         * the file whose count cannot overflow.  Same effect as the
-         * general path below, without its calls.
+         * Most entries of most images, when the count cannot overflow:
+         * same effect as the general path below, without its calls.
          */
-        if (fast && !(e & fast_mask) && k && k < c->nb_clusters &&
-            c->imrt[k] < limit) {
-            c->imrt[k]++;
+        if (k && add_times(c, k, 1)) {
             if (i == 0) {
                 run_first = k;
             } else if (k != run_first + i) {
                 run_ok = false;
             }
-            if ((flags & CHECK_NOTE_COPIED) && k < c->copied_clusters) {
-                uint64_t *bits = e & QCOW_OFLAG_COPIED ? c->copied
-                                                       : c->not_copied;
-                bits[k / 64] |= 1ull << (k % 64);
-            } else if (flags & CHECK_NOTE_COPIED) {
-                note_copied(c, e);
+            if (flags & CHECK_NOTE_COPIED) {
+                note_cluster(c, k, e & QCOW_OFLAG_COPIED);
             }
             if (flags & CHECK_FRAG_INFO) {
                 c->res->bfi.allocated_clusters++;
@@ -913,14 +948,12 @@ static bool defer_shared_l2(Qcow2CheckState *c, uint64_t l2_offset)
 static bool count_run_times(Qcow2CheckState *c, const Qcow2ClusterRun *run,
                             uint64_t times)
 {
-    uint64_t limit = MIN(c->refcount_max, UINT16_MAX);
     uint64_t end = MIN(run->first + run->len, c->nb_clusters);
 
     for (uint64_t k = run->first; k < end; k++) {
-        if (c->imrt[k] + times > limit) {
+        if (!add_times(c, k, times)) {
             return false;
         }
-        c->imrt[k] += times;
     }
     return true;
 }
@@ -935,33 +968,23 @@ static bool count_l2_times(Qcow2CheckState *c, const uint8_t *l2,
                            uint64_t times)
 {
     BDRVQcow2State *s = c->s;
-    uint64_t limit = MIN(c->refcount_max, UINT16_MAX);
-    bool fast = !has_subclusters(s) && !has_data_file(s);
-    uint64_t fast_mask = ~(L2E_OFFSET_MASK | QCOW_OFLAG_COPIED) |
-                         (s->cluster_size - 1);
 
     for (uint64_t i = 0; i < s->l2_size; i++) {
         uint64_t e = ldq_be_p(l2 + i * s->l2_entry_size);
-        uint64_t first, last;
+        uint64_t first = plain_data_cluster(c, e), last;
 
-        /* An aligned data cluster, as in check_refcounts_l2(). */
-        first = (e & L2E_OFFSET_MASK) >> s->cluster_bits;
-        if (fast && !(e & fast_mask) && first && first < c->nb_clusters) {
-            if (c->imrt[first] + times > limit) {
+        if (first) {
+            if (!add_times(c, first, times)) {
                 return false;
             }
-            c->imrt[first] += times;
             continue;
         }
         switch (cluster_type(s, e)) {
         case QCOW2_CLUSTER_COMPRESSED: {
             uint64_t coffset = e & s->cluster_offset_mask;
-            uint64_t nb = ((e >> s->csize_shift) & s->csize_mask) + 1;
 
-            coffset &= ~(uint64_t)(QCOW2_COMPRESSED_SECTOR_SIZE - 1);
             first = coffset >> s->cluster_bits;
-            last = (coffset + nb * QCOW2_COMPRESSED_SECTOR_SIZE - 1) >>
-                   s->cluster_bits;
+            last = (coffset + compressed_size(s, e) - 1) >> s->cluster_bits;
             break;
         }
         case QCOW2_CLUSTER_NORMAL:
@@ -975,10 +998,9 @@ static bool count_l2_times(Qcow2CheckState *c, const uint8_t *l2,
             continue;
         }
         for (uint64_t k = first; k <= last && k < c->nb_clusters; k++) {
-            if (c->imrt[k] + times > limit) {
+            if (!add_times(c, k, times)) {
                 return false;
             }
-            c->imrt[k] += times;
         }
     }
     return true;
@@ -1859,10 +1881,12 @@ static int check_read_snapshot_table(BlockDriverState *bs,
         return ret;
     }
     if (s->nb_snapshots && !s->snapshots) {
+        uint32_t discarded = 0;
+
         ret = qcow2_read_snapshots_repair(bs, fix & BDRV_FIX_ERRORS,
-                                          &dropped, &local_err);
+                                          &dropped, &discarded, &local_err);
         res->corruptions += dropped;
-        overhang += qcow2_snapshots_discarded(s);
+        overhang += discarded;
         if (ret < 0) {
             error_prepend(&local_err, "ERROR failed to read the snapshot "
                           "table: ");
@@ -1876,11 +1900,9 @@ static int check_read_snapshot_table(BlockDriverState *bs,
         uint8_t nb[4];
 
         stl_be_p(nb, s->nb_snapshots);
-        ret = bdrv_file_pwrite(bs->file, QCOW2_HEADER_NB_SNAPSHOTS_OFFSET,
-                               sizeof(nb), nb, &local_err);
-        if (ret == 0) {
-            ret = bdrv_file_flush(bs->file, &local_err);
-        }
+        ret = bdrv_file_pwrite_sync(bs->file,
+                                    QCOW2_HEADER_NB_SNAPSHOTS_OFFSET,
+                                    sizeof(nb), nb, &local_err);
         if (ret < 0) {
             res->check_errors++;
             error_prepend(&local_err, "ERROR failed to update the "
@@ -2014,8 +2036,8 @@ static int rewrite_snapshot_table(Qcow2CheckState *c, Error **errp)
         if (offset < 0) {
             return (int)offset;
         }
-        ret = bdrv_file_pwrite(c->bs->file, offset, len, table, errp);
-        if (ret < 0 || (ret = bdrv_file_flush(c->bs->file, errp)) < 0) {
+        ret = bdrv_file_pwrite_sync(c->bs->file, offset, len, table, errp);
+        if (ret < 0) {
             return ret;
         }
         for (uint64_t k = 0; k < n; k++) {
@@ -2030,9 +2052,9 @@ static int rewrite_snapshot_table(Qcow2CheckState *c, Error **errp)
     }
     stl_be_p(hdr, s->nb_snapshots);
     stq_be_p(hdr + 4, offset);
-    ret = bdrv_file_pwrite(c->bs->file, QCOW2_HEADER_NB_SNAPSHOTS_OFFSET,
-                           sizeof(hdr), hdr, errp);
-    if (ret < 0 || (ret = bdrv_file_flush(c->bs->file, errp)) < 0) {
+    ret = bdrv_file_pwrite_sync(c->bs->file, QCOW2_HEADER_NB_SNAPSHOTS_OFFSET,
+                                sizeof(hdr), hdr, errp);
+    if (ret < 0) {
         return ret;
     }
     s->snapshots_offset = offset;

@@ -5,15 +5,20 @@
 #include "qemu/bswap.h"
 #include "block/qcow2.h"
 
+static void free_snapshot(Qcow2Snapshot *sn)
+{
+    g_free(sn->id_str);
+    g_free(sn->name);
+    g_free(sn->unknown_extra);
+}
+
 void qcow2_free_snapshots(BDRVQcow2State *s)
 {
     if (!s->snapshots) {
         return;
     }
     for (uint32_t i = 0; i < s->nb_snapshots; i++) {
-        g_free(s->snapshots[i].id_str);
-        g_free(s->snapshots[i].name);
-        g_free(s->snapshots[i].unknown_extra);
+        free_snapshot(&s->snapshots[i]);
     }
     g_clear_pointer(&s->snapshots, g_free);
 }
@@ -130,11 +135,12 @@ static int read_snapshot(BlockDriverState *bs, uint64_t *pos, uint64_t *end,
 
 int qcow2_read_snapshots(BlockDriverState *bs, Error **errp)
 {
-    return qcow2_read_snapshots_repair(bs, false, NULL, errp);
+    return qcow2_read_snapshots_repair(bs, false, NULL, NULL, errp);
 }
 
 int qcow2_read_snapshots_repair(BlockDriverState *bs, bool repair,
-                                int *dropped, Error **errp)
+                                int *dropped, uint32_t *discarded,
+                                Error **errp)
 {
     BDRVQcow2State *s = bs->opaque;
     uint64_t pos = 0, end = 0, table_len = 0;
@@ -144,7 +150,6 @@ int qcow2_read_snapshots_repair(BlockDriverState *bs, bool repair,
     }
     /* nb_snapshots <= QCOW_MAX_SNAPSHOTS: checked with the table. */
     s->snapshots = g_new0(Qcow2Snapshot, s->nb_snapshots);
-    s->snapshots_discarded = 0;
     for (uint32_t i = 0; i < s->nb_snapshots; i++) {
         Error *local_err = NULL;
         uint64_t end_before = end;
@@ -155,13 +160,11 @@ int qcow2_read_snapshots_repair(BlockDriverState *bs, bool repair,
         if (ret == -EFBIG && repair) {
             /* check -r all: the entries past QEMU's cap are dropped. */
             error_free(local_err);
-            g_free(s->snapshots[i].id_str);
-            g_free(s->snapshots[i].name);
-            g_free(s->snapshots[i].unknown_extra);
-            s->snapshots_discarded = s->nb_snapshots - i;
+            free_snapshot(&s->snapshots[i]);
+            *discarded = s->nb_snapshots - i;
             end = end_before;   /* the table ends with the entry before */
             fprintf(stderr, "Discarding %" PRIu32 " overhanging snapshots "
-                    "(snapshot table is too big)\n", s->snapshots_discarded);
+                    "(snapshot table is too big)\n", *discarded);
             s->nb_snapshots = i;
             break;
         }
@@ -173,11 +176,6 @@ int qcow2_read_snapshots_repair(BlockDriverState *bs, bool repair,
     }
     s->snapshots_size = end;
     return 0;
-}
-
-uint32_t qcow2_snapshots_discarded(const BDRVQcow2State *s)
-{
-    return s->snapshots_discarded;
 }
 
 int qcow2_snapshot_list(BlockDriverState *bs, SnapshotInfoList **list,

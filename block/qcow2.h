@@ -229,7 +229,6 @@ typedef struct BDRVQcow2State {
     uint64_t *l1_table;         /* host byte order */
     Qcow2Snapshot *snapshots;
     uint64_t snapshots_size;    /* bytes of the snapshot table */
-    uint32_t snapshots_discarded;   /* by check -r all: past the cap */
     Qcow2Bitmap *bitmaps;       /* nb_bitmaps entries, when loaded */
     bool bitmaps_loaded;
 
@@ -315,13 +314,15 @@ char *qcow2_unknown_features_str(const BDRVQcow2State *s, uint64_t mask);
 
 /* Snapshots (qcow2-snapshot.c) */
 int qcow2_read_snapshots(BlockDriverState *bs, Error **errp);
-/* For check: with @repair, too much extra data is dropped (*@dropped). */
+/*
+ * For check: with @repair, too much extra data is dropped (counted in
+ * *@dropped) and entries past QEMU's caps are discarded (*@discarded).
+ */
 int qcow2_read_snapshots_repair(BlockDriverState *bs, bool repair,
-                                int *dropped, Error **errp);
+                                int *dropped, uint32_t *discarded,
+                                Error **errp);
 uint8_t *qcow2_snapshot_table_serialize(const BDRVQcow2State *s,
                                         uint64_t *len);
-/* Entries a repairing read dropped because the table was too big. */
-uint32_t qcow2_snapshots_discarded(const BDRVQcow2State *s);
 void qcow2_free_snapshots(BDRVQcow2State *s);
 int qcow2_snapshot_list(BlockDriverState *bs, SnapshotInfoList **list,
                         Error **errp);

@@ -95,6 +95,9 @@ int bdrv_file_pread(BlockDriverState *bs, int64_t offset, int64_t bytes,
 int bdrv_file_pwrite(BlockDriverState *bs, int64_t offset, int64_t bytes,
                      const void *buf, Error **errp);
 int bdrv_file_flush(BlockDriverState *bs, Error **errp);
+/* A write that is on disk when it returns: an ordering point for repairs. */
+int bdrv_file_pwrite_sync(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                          const void *buf, Error **errp);
 int bdrv_file_pdiscard(BlockDriverState *bs, int64_t offset, int64_t bytes,
                        Error **errp);
 int bdrv_file_truncate(BlockDriverState *bs, int64_t size, Error **errp);
