@@ -195,7 +195,7 @@ static const ImgCmd img_cmds[] = {
       "[-l snapshot_param] [-S sparse_size] [-r rate_limit] "
       "[-m num_coroutines] [-W] [--salvage] "
       "filename [filename2 [...]] output_filename" },
-    { "create", img_unimplemented,
+    { "create", img_create,
       "create [--object objectdef] [-q] [-f fmt] "
       "[-b backing_file [-F backing_fmt]] [-u] [-o options] "
       "filename [size]" },
@@ -205,7 +205,7 @@ static const ImgCmd img_cmds[] = {
     { "info", img_info,
       "info [--object objectdef] [--image-opts] [-f fmt] [--output=ofmt] "
       "[--backing-chain] [-U] filename" },
-    { "map", img_unimplemented,
+    { "map", img_map,
       "map [--object objectdef] [--image-opts] [-f fmt] "
       "[--start-offset=offset] [--max-length=len] [--output=ofmt] [-U] "
       "filename" },
@@ -213,7 +213,7 @@ static const ImgCmd img_cmds[] = {
       "measure [--output=ofmt] [-O output_fmt] [-o options] [--size N | "
       "[--object objectdef] [--image-opts] [-f fmt] [-l snapshot_param] "
       "filename]" },
-    { "snapshot", img_unimplemented,
+    { "snapshot", img_snapshot,
       "snapshot [--object objectdef] [--image-opts] [-U] [-q] "
       "[-l | -a snapshot | -c snapshot | -d snapshot] filename" },
     { "rebase", img_unimplemented,

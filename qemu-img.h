@@ -50,5 +50,8 @@ void img_print_json(const QObject *obj);
 /* Subcommands, one file each. */
 int img_info(int argc, char **argv);
 int img_check(int argc, char **argv);
+int img_create(int argc, char **argv);
+int img_map(int argc, char **argv);
+int img_snapshot(int argc, char **argv);
 
 #endif

@@ -453,3 +453,146 @@ int bdrv_check(BlockDriverState *bs, BdrvCheckResult *res, int fix,
     }
     return bs->drv->check(bs, res, fix, progress, errp);
 }
+
+/* The request checks every guest write shares. */
+static int bdrv_check_write(BlockDriverState *bs, int64_t offset,
+                            int64_t bytes, Error **errp)
+{
+    int64_t len;
+
+    if (bs->read_only) {
+        error_setg(errp, "Block node is read-only");
+        return -EACCES;
+    }
+    if (offset < 0 || bytes < 0 || offset > INT64_MAX - bytes) {
+        error_setg(errp, "Request out of bounds");
+        return -EIO;
+    }
+    if (bs->drv->is_protocol) {
+        return 0;   /* host files grow when written past their end */
+    }
+    len = bdrv_getlength(bs);
+    if (len < 0) {
+        error_setg_errno(errp, -len, "Could not get the image size");
+        return len;
+    }
+    if (offset > len || bytes > len - offset) {
+        error_setg(errp, "Request out of bounds");
+        return -EIO;
+    }
+    return 0;
+}
+
+int bdrv_pwrite(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                const void *buf, Error **errp)
+{
+    int ret = bdrv_check_write(bs, offset, bytes, errp);
+
+    if (ret < 0 || !bytes) {
+        return ret;
+    }
+    if (bs->drv->co_pwritev) {
+        return bs->drv->co_pwritev(bs, offset, bytes, buf, errp);
+    }
+    if (bs->drv->is_protocol) {
+        return bdrv_file_pwrite(bs, offset, bytes, buf, errp);
+    }
+    error_setg(errp, "Writing %s images is not supported",
+               bs->drv->format_name);
+    return -ENOTSUP;
+}
+
+int bdrv_pwrite_zeroes(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                       int flags, Error **errp)
+{
+    int ret = bdrv_check_write(bs, offset, bytes, errp);
+    g_autofree uint8_t *zeros = NULL;
+
+    if (ret < 0 || !bytes) {
+        return ret;
+    }
+    if (bs->drv->co_pwrite_zeroes) {
+        Error *local_err = NULL;
+
+        ret = bs->drv->co_pwrite_zeroes(bs, offset, bytes, flags,
+                                        &local_err);
+        if (ret != -ENOTSUP || (flags & BDRV_REQ_NO_FALLBACK)) {
+            error_propagate(errp, local_err);
+            return ret;
+        }
+        error_free(local_err);
+    } else if (flags & BDRV_REQ_NO_FALLBACK) {
+        error_setg(errp, "Writing zeroes is not supported without fallback");
+        return -ENOTSUP;
+    }
+    /* Fallback: write real zeros, a bounded buffer at a time. */
+    zeros = g_malloc0(MIN(bytes, 1 << 20));
+    while (bytes > 0) {
+        int64_t n = MIN(bytes, 1 << 20);
+        ret = bdrv_pwrite(bs, offset, n, zeros, errp);
+        if (ret < 0) {
+            return ret;
+        }
+        offset += n;
+        bytes -= n;
+    }
+    return 0;
+}
+
+int bdrv_pdiscard(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                  Error **errp)
+{
+    int ret = bdrv_check_write(bs, offset, bytes, errp);
+
+    if (ret < 0 || !bytes) {
+        return ret;
+    }
+    if (bs->drv->co_pdiscard) {
+        return bs->drv->co_pdiscard(bs, offset, bytes, errp);
+    }
+    if (bs->drv->is_protocol && bs->drv->pdiscard) {
+        return bs->drv->pdiscard(bs, offset, bytes, errp);
+    }
+    return 0;   /* discard is advisory: doing nothing is correct */
+}
+
+int bdrv_flush(BlockDriverState *bs, Error **errp)
+{
+    int ret;
+
+    if (!bs || bs->read_only) {
+        return 0;
+    }
+    if (bs->drv->co_flush) {
+        ret = bs->drv->co_flush(bs, errp);
+        if (ret < 0) {
+            return ret;
+        }
+    }
+    if (bs->drv->is_protocol) {
+        return bdrv_file_flush(bs, errp);
+    }
+    if (bs->data_file && bs->data_file != bs->file) {
+        ret = bdrv_flush(bs->data_file, errp);
+        if (ret < 0) {
+            return ret;
+        }
+    }
+    return bs->file ? bdrv_flush(bs->file, errp) : 0;
+}
+
+int bdrv_truncate(BlockDriverState *bs, int64_t offset, Error **errp)
+{
+    if (bs->read_only) {
+        error_setg(errp, "Block node is read-only");
+        return -EACCES;
+    }
+    if (bs->drv->co_truncate) {
+        return bs->drv->co_truncate(bs, offset, errp);
+    }
+    if (bs->drv->is_protocol) {
+        return bdrv_file_truncate(bs, offset, errp);
+    }
+    error_setg(errp, "Image format driver does not support resize");
+    return -ENOTSUP;
+}

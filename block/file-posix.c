@@ -164,6 +164,25 @@ static int file_pdiscard(BlockDriverState *bs, int64_t offset, int64_t bytes,
     return 0;
 }
 
+/* Zeroes without writing them where the file system can (no fallback). */
+static int file_pwrite_zeroes(BlockDriverState *bs, int64_t offset,
+                              int64_t bytes, int flags, Error **errp)
+{
+    BDRVRawState *s = bs->opaque;
+    int64_t len = file_getlength(bs);
+
+    if ((flags & BDRV_REQ_MAY_UNMAP) && len >= 0 && offset + bytes <= len &&
+        fallocate(s->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                  offset, bytes) == 0) {
+        return 0;
+    }
+    if (fallocate(s->fd, FALLOC_FL_ZERO_RANGE, offset, bytes) == 0) {
+        return 0;
+    }
+    error_setg(errp, "Zero writes are not supported by the file system");
+    return -ENOTSUP;
+}
+
 static int file_truncate(BlockDriverState *bs, int64_t size, Error **errp)
 {
     BDRVRawState *s = bs->opaque;
@@ -200,5 +219,6 @@ const BlockDriver bdrv_file = {
     .pwrite = file_pwrite,
     .flush = file_flush,
     .pdiscard = file_pdiscard,
+    .co_pwrite_zeroes = file_pwrite_zeroes,
     .truncate = file_truncate,
 };

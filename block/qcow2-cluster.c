@@ -10,19 +10,6 @@
 #include "qemu/bswap.h"
 #include "block/qcow2.h"
 
-typedef enum Qcow2SubclusterType {
-    QCOW2_SUBCLUSTER_UNALLOCATED,   /* read from the backing file */
-    QCOW2_SUBCLUSTER_ZERO,          /* reads as zeros */
-    QCOW2_SUBCLUSTER_NORMAL,        /* data at host_offset */
-    QCOW2_SUBCLUSTER_COMPRESSED,    /* the whole cluster is compressed */
-} Qcow2SubclusterType;
-
-typedef struct Qcow2Mapping {
-    Qcow2SubclusterType type;
-    uint64_t host_offset;   /* NORMAL: of the guest offset asked for */
-    uint64_t l2_entry;      /* COMPRESSED: the descriptor */
-    uint64_t bytes;         /* how far the same mapping extends */
-} Qcow2Mapping;
 
 /* Reads one L2 entry (and its bitmap with extended L2). */
 static int qcow2_read_l2_entry(BlockDriverState *bs, uint64_t l2_offset,
@@ -65,9 +52,8 @@ static Qcow2SubclusterType classify_std(const BDRVQcow2State *s,
     return QCOW2_SUBCLUSTER_UNALLOCATED;
 }
 
-/* How guest offset @offset is stored, for at most @bytes bytes. */
-static int qcow2_get_mapping(BlockDriverState *bs, uint64_t offset,
-                             uint64_t bytes, Qcow2Mapping *map, Error **errp)
+int qcow2_get_mapping(BlockDriverState *bs, uint64_t offset, uint64_t bytes,
+                      Qcow2Mapping *map, Error **errp)
 {
     BDRVQcow2State *s = bs->opaque;
     uint64_t l1_index = offset_to_l1_index(s, offset);

@@ -250,3 +250,24 @@ uint8_t *qcow2_snapshot_table_serialize(const BDRVQcow2State *s,
     *len = t->len;
     return g_byte_array_free(g_steal_pointer(&t), FALSE);
 }
+
+int qcow2_snapshot_create(BlockDriverState *bs, const char *name,
+                          Error **errp)
+{
+    error_setg(errp, "Creating snapshots is not implemented yet");
+    return -ENOTSUP;
+}
+
+int qcow2_snapshot_goto(BlockDriverState *bs, const char *name,
+                        Error **errp)
+{
+    error_setg(errp, "Applying snapshots is not implemented yet");
+    return -ENOTSUP;
+}
+
+int qcow2_snapshot_delete(BlockDriverState *bs, const char *name,
+                          Error **errp)
+{
+    error_setg(errp, "Deleting snapshots is not implemented yet");
+    return -ENOTSUP;
+}

@@ -327,6 +327,49 @@ void qcow2_free_snapshots(BDRVQcow2State *s);
 int qcow2_snapshot_list(BlockDriverState *bs, SnapshotInfoList **list,
                         Error **errp);
 
+/* Creating, applying and deleting internal snapshots (qcow2-snapshot.c) */
+int qcow2_snapshot_create(BlockDriverState *bs, const char *name,
+                          Error **errp);
+int qcow2_snapshot_goto(BlockDriverState *bs, const char *name,
+                        Error **errp);
+int qcow2_snapshot_delete(BlockDriverState *bs, const char *name,
+                          Error **errp);
+
+/*
+ * Runtime refcounts (qcow2-alloc.c), for an image open read-write.  Every
+ * change is in the file when the call returns (write-through), and a
+ * refcount block is written before anything that points to the clusters
+ * it counts, so a crash leaves leaks, never a cluster in use with
+ * refcount 0.  There is no cache of L2 tables: callers read and write
+ * them in the file; s->l1_table is the active L1 (kept equal to the file).
+ */
+int qcow2_refcount_open(BlockDriverState *bs, Error **errp);
+void qcow2_refcount_close(BlockDriverState *bs);
+/* Refcount of the cluster with index @cluster (0 past the table). */
+int qcow2_get_refcount(BlockDriverState *bs, uint64_t cluster,
+                       uint64_t *refcount, Error **errp);
+/* Allocates contiguous clusters for @size bytes, refcount 1 each. */
+int64_t qcow2_alloc_clusters(BlockDriverState *bs, uint64_t size,
+                             Error **errp);
+/*
+ * Adds @addend to the refcount of every cluster touched by [offset,
+ * offset + length); -EINVAL (nothing changed) if one would leave the
+ * refcount range.  Clusters that reach 0 become free.
+ */
+int qcow2_update_refcount(BlockDriverState *bs, uint64_t offset,
+                          uint64_t length, int64_t addend, Error **errp);
+/* The same as update with -1 (the usual "free"). */
+int qcow2_free_clusters(BlockDriverState *bs, uint64_t offset,
+                        uint64_t length, Error **errp);
+/* Drops the references an L2 entry holds (data or compressed). */
+int qcow2_free_l2_entry_clusters(BlockDriverState *bs, uint64_t l2_entry,
+                                 Error **errp);
+/* Grows the active L1 to at least @min_size entries (moves it). */
+int qcow2_grow_l1_table(BlockDriverState *bs, uint64_t min_size,
+                        Error **errp);
+/* Writes active L1 entry @index from s->l1_table to the file. */
+int qcow2_write_l1_entry(BlockDriverState *bs, uint64_t index, Error **errp);
+
 /* Bitmaps (qcow2-bitmap.c) */
 int qcow2_read_bitmap_directory(BlockDriverState *bs, Error **errp);
 void qcow2_free_bitmaps(BDRVQcow2State *s);
@@ -355,9 +398,49 @@ Qcow2Metadata *qcow2_metadata_new(const BDRVQcow2State *s);
 int qcow2_check(BlockDriverState *bs, BdrvCheckResult *res, int fix,
                 BdrvProgressFn *progress, Error **errp);
 
+typedef enum Qcow2SubclusterType {
+    QCOW2_SUBCLUSTER_UNALLOCATED,   /* read from the backing file */
+    QCOW2_SUBCLUSTER_ZERO,          /* reads as zeros */
+    QCOW2_SUBCLUSTER_NORMAL,        /* data at host_offset */
+    QCOW2_SUBCLUSTER_COMPRESSED,    /* the whole cluster is compressed */
+} Qcow2SubclusterType;
+
+typedef struct Qcow2Mapping {
+    Qcow2SubclusterType type;
+    uint64_t host_offset;   /* NORMAL: of the guest offset asked for */
+    uint64_t l2_entry;      /* COMPRESSED: the descriptor */
+    uint64_t bytes;         /* how far the same mapping extends */
+} Qcow2Mapping;
+
+/*
+ * How guest offset @offset is stored, for at most @bytes bytes: map->bytes
+ * says how far the same kind of mapping goes (at most to the end of the
+ * subcluster, or of the cluster when compressed).
+ */
+int qcow2_get_mapping(BlockDriverState *bs, uint64_t offset, uint64_t bytes,
+                      Qcow2Mapping *map, Error **errp);
+
 /* Guest reads (qcow2-cluster.c) */
 int qcow2_co_preadv(BlockDriverState *bs, int64_t offset, int64_t bytes,
                     void *buf, Error **errp);
+
+/* Guest writes, zeroes, discard, flush, resize (qcow2-write.c) */
+int qcow2_co_pwritev(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                     const void *buf, Error **errp);
+int qcow2_co_pwrite_zeroes(BlockDriverState *bs, int64_t offset,
+                           int64_t bytes, int flags, Error **errp);
+int qcow2_co_pdiscard(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                      Error **errp);
+int qcow2_co_flush(BlockDriverState *bs, Error **errp);
+int qcow2_co_truncate(BlockDriverState *bs, int64_t offset, Error **errp);
+
+/* Block status for map and qemu-io (qcow2-map.c) */
+int qcow2_co_block_status(BlockDriverState *bs, int64_t offset,
+                          int64_t bytes, int64_t *pnum, int64_t *map,
+                          BlockDriverState **file, Error **errp);
+
+/* Image creation (qcow2-create.c) */
+int qcow2_create(const char *filename, QDict *opts, Error **errp);
 
 /* Encryption header info for `info` (crypto-luks.c) */
 ImageInfoSpecificQCow2Encryption *qcow2_crypto_info(BlockDriverState *bs,

@@ -29,10 +29,37 @@ static int raw_preadv(BlockDriverState *bs, int64_t offset, int64_t bytes,
     return bdrv_file_pread(bs->file, offset, bytes, buf, errp);
 }
 
+static int raw_pwritev(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                       const void *buf, Error **errp)
+{
+    return bdrv_file_pwrite(bs->file, offset, bytes, buf, errp);
+}
+
+static int raw_pwrite_zeroes(BlockDriverState *bs, int64_t offset,
+                             int64_t bytes, int flags, Error **errp)
+{
+    return bdrv_pwrite_zeroes(bs->file, offset, bytes, flags, errp);
+}
+
+static int raw_pdiscard(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                        Error **errp)
+{
+    return bdrv_pdiscard(bs->file, offset, bytes, errp);
+}
+
+static int raw_truncate(BlockDriverState *bs, int64_t offset, Error **errp)
+{
+    return bdrv_file_truncate(bs->file, offset, errp);
+}
+
 const BlockDriver bdrv_raw = {
     .format_name = "raw",
     .probe = raw_probe,
     .open = raw_open,
     .getlength = raw_getlength,
     .co_preadv = raw_preadv,
+    .co_pwritev = raw_pwritev,
+    .co_pwrite_zeroes = raw_pwrite_zeroes,
+    .co_pdiscard = raw_pdiscard,
+    .co_truncate = raw_truncate,
 };

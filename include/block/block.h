@@ -43,6 +43,79 @@ int64_t bdrv_getlength(BlockDriverState *bs);
 int bdrv_pread(BlockDriverState *bs, int64_t offset, int64_t bytes,
                void *buf, Error **errp);
 
+/* Flags of guest write requests. */
+#define BDRV_REQ_MAY_UNMAP      0x4     /* zeroes may deallocate */
+#define BDRV_REQ_NO_FALLBACK    0x100   /* zeroes: fail rather than write */
+
+/*
+ * Guest writes: @bytes of @buf at @offset.  The image must be open
+ * read-write; requests past the end of the image fail with -EIO
+ * ("Request out of bounds" style messages are the caller's business).
+ * Returns 0 or a negative errno with @errp set.
+ */
+int bdrv_pwrite(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                const void *buf, Error **errp);
+/* Makes [offset, offset + bytes) read as zeros (qemu-io write -z). */
+int bdrv_pwrite_zeroes(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                       int flags, Error **errp);
+/* Guest discard: the range may read as zeros or as the backing file. */
+int bdrv_pdiscard(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                  Error **errp);
+/* Writes every cached structure and flushes the host file(s). */
+int bdrv_flush(BlockDriverState *bs, Error **errp);
+/* Guest-visible resize (grows only for qcow2 for now). */
+int bdrv_truncate(BlockDriverState *bs, int64_t offset, Error **errp);
+
+/* Block status, as QEMU's BDRV_BLOCK_* bits. */
+#define BDRV_BLOCK_DATA         0x01    /* reads from this layer's data */
+#define BDRV_BLOCK_ZERO         0x02    /* reads as zeros */
+#define BDRV_BLOCK_OFFSET_VALID 0x04    /* *map is the host offset */
+#define BDRV_BLOCK_RAW          0x08    /* ask bs->file (internal) */
+#define BDRV_BLOCK_ALLOCATED    0x10    /* this layer decides the content */
+#define BDRV_BLOCK_EOF          0x20    /* the range reaches the end */
+#define BDRV_BLOCK_RECURSE      0x40    /* internal */
+#define BDRV_BLOCK_COMPRESSED   0x80    /* compressed cluster */
+
+/*
+ * Status of [offset, offset + bytes) in @bs alone: returns the
+ * BDRV_BLOCK_* bits of the first part, whose length goes to *@pnum
+ * (> 0 unless @bytes is 0); *@map and *@file (may be NULL) get the host
+ * offset and node holding the data when OFFSET_VALID is set.
+ */
+int bdrv_block_status(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                      int64_t *pnum, int64_t *map, BlockDriverState **file,
+                      Error **errp);
+/*
+ * The same through the chain from @bs down to (excluding) @base (NULL:
+ * the whole chain); *@depth (may be NULL) gets the layer that answered
+ * (0 = @bs), or the chain length when no layer allocates the range.
+ */
+int bdrv_block_status_above(BlockDriverState *bs, BlockDriverState *base,
+                            int64_t offset, int64_t bytes, int64_t *pnum,
+                            int64_t *map, BlockDriverState **file,
+                            int *depth, Error **errp);
+/* 1 if @bs itself allocates the first *@pnum bytes, 0 if not, or -errno. */
+int bdrv_is_allocated(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                      int64_t *pnum, Error **errp);
+
+/*
+ * Image creation (qemu-img create).  @opts holds the -o options (and
+ * "size", "backing_file", "backing_fmt") as strings; prints nothing.
+ */
+int bdrv_create(const char *fmt, const char *filename, QDict *opts,
+                Error **errp);
+
+/*
+ * Internal snapshots (qemu-img snapshot -c / -a / -d): @name is matched
+ * against IDs and names as qemu-img 7.2 does.  The image must be open
+ * read-write.
+ */
+int bdrv_snapshot_create(BlockDriverState *bs, const char *name,
+                         Error **errp);
+int bdrv_snapshot_goto(BlockDriverState *bs, const char *name, Error **errp);
+int bdrv_snapshot_delete(BlockDriverState *bs, const char *name,
+                         Error **errp);
+
 /* What a consistency check found (and, later, fixed). */
 typedef struct BlockFragInfo {
     uint64_t allocated_clusters;

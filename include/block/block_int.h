@@ -39,6 +39,29 @@ struct BlockDriver {
     /* Guest reads: format drivers. */
     int (*co_preadv)(BlockDriverState *bs, int64_t offset, int64_t bytes,
                      void *buf, Error **errp);
+    /* Guest writes: format drivers (bounds already checked). */
+    int (*co_pwritev)(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                      const void *buf, Error **errp);
+    int (*co_pwrite_zeroes)(BlockDriverState *bs, int64_t offset,
+                            int64_t bytes, int flags, Error **errp);
+    int (*co_pdiscard)(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                       Error **errp);
+    /* Write back cached metadata; the generic layer then flushes files. */
+    int (*co_flush)(BlockDriverState *bs, Error **errp);
+    int (*co_truncate)(BlockDriverState *bs, int64_t offset, Error **errp);
+    /* Block status of this layer only (see bdrv_block_status()). */
+    int (*co_block_status)(BlockDriverState *bs, int64_t offset,
+                           int64_t bytes, int64_t *pnum, int64_t *map,
+                           BlockDriverState **file, Error **errp);
+    /* Internal snapshots (see bdrv_snapshot_create() and friends). */
+    int (*snapshot_create)(BlockDriverState *bs, const char *name,
+                           Error **errp);
+    int (*snapshot_goto)(BlockDriverState *bs, const char *name,
+                         Error **errp);
+    int (*snapshot_delete)(BlockDriverState *bs, const char *name,
+                           Error **errp);
+    /* Creates an image file (see bdrv_create()). */
+    int (*create)(const char *filename, QDict *opts, Error **errp);
     /* Fill in the driver's part of ImageInfo (cluster size, ...). */
     int (*get_info)(BlockDriverState *bs, ImageInfo *info, Error **errp);
     /* Snapshots for `info`; NULL list when there are none. */

@@ -1,0 +1,4 @@
+/*
+ * qcow2 runtime refcounts.  (Being written.)
+ */
+#include "block/qcow2.h"
