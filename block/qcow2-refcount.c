@@ -286,39 +286,11 @@ static void signal_corruption(Qcow2CheckState *c, uint64_t offset,
     }
 }
 
-/* Refcount entry @index of a refcount block, any width. */
-static uint64_t refblock_entry(const BDRVQcow2State *s, const uint8_t *blk,
-                               uint64_t index)
-{
-    uint32_t bits = s->refcount_bits;
-
-    switch (bits) {
-    case 8:
-        return blk[index];
-    case 16:
-        return lduw_be_p(blk + index * 2);
-    case 32:
-        return ldl_be_p(blk + index * 4);
-    case 64:
-        return ldq_be_p(blk + index * 8);
-    default:
-        /* Sub-byte widths count from the least significant bit. */
-        return (blk[index * bits / 8] >> (index * bits % 8)) &
-               ((1u << bits) - 1);
-    }
-}
-
-/* Entries of one refcount block. */
-static uint64_t refblock_entries(const BDRVQcow2State *s)
-{
-    return s->cluster_size * 8 / s->refcount_bits;
-}
-
 static int get_refcount(Qcow2CheckState *c, uint64_t cluster,
                         uint64_t *refcount, Error **errp)
 {
     BDRVQcow2State *s = c->s;
-    uint64_t per_block = refblock_entries(s);
+    uint64_t per_block = qcow2_refblock_entries(s);
     uint64_t rt_index = cluster / per_block;
     uint64_t offset;
     int ret;
@@ -345,7 +317,7 @@ static int get_refcount(Qcow2CheckState *c, uint64_t cluster,
         }
         c->refblock_offset = offset;
     }
-    *refcount = refblock_entry(s, c->refblock, cluster % per_block);
+    *refcount = qcow2_refblock_get(s, c->refblock, cluster % per_block);
     return 0;
 }
 
@@ -354,7 +326,7 @@ static int set_refcount(Qcow2CheckState *c, uint64_t cluster, uint64_t value,
                         Error **errp)
 {
     BDRVQcow2State *s = c->s;
-    uint64_t per_block = refblock_entries(s);
+    uint64_t per_block = qcow2_refblock_entries(s);
     uint64_t index = cluster % per_block;
     uint64_t current, pos;
     uint32_t bits = s->refcount_bits;
@@ -369,29 +341,7 @@ static int set_refcount(Qcow2CheckState *c, uint64_t cluster, uint64_t value,
     }
     g_assert(c->refblock_offset ==
              (c->reftable[cluster / per_block] & REFT_OFFSET_MASK));
-    switch (bits) {
-    case 8:
-        pos = index;
-        c->refblock[pos] = value;
-        break;
-    case 16:
-        pos = index * 2;
-        stw_be_p(c->refblock + pos, value);
-        break;
-    case 32:
-        pos = index * 4;
-        stl_be_p(c->refblock + pos, value);
-        break;
-    case 64:
-        pos = index * 8;
-        stq_be_p(c->refblock + pos, value);
-        break;
-    default:
-        pos = index * bits / 8;
-        c->refblock[pos] &= ~(((1u << bits) - 1) << (index * bits % 8));
-        c->refblock[pos] |= value << (index * bits % 8);
-        break;
-    }
+    pos = qcow2_refblock_set(s, c->refblock, index, value);
     p = c->refblock + pos;
     len = bits >= 8 ? bits / 8 : 1;
     return bdrv_file_pwrite(c->bs->file, c->refblock_offset + pos, len, p,
@@ -402,7 +352,7 @@ static int set_refcount(Qcow2CheckState *c, uint64_t cluster, uint64_t value,
 /* Grows the counted clusters to @nb; new clusters are free. */
 static int imrt_grow(Qcow2CheckState *c, uint64_t nb)
 {
-    uint64_t per = refblock_entries(c->s);
+    uint64_t per = qcow2_refblock_entries(c->s);
     uint64_t cap = QEMU_ALIGN_UP(nb, per);
 
     if (cap > c->imrt_capacity) {
@@ -454,7 +404,7 @@ static int64_t alloc_clusters_imrt(Qcow2CheckState *c, uint64_t count,
 static void encode_refblock(Qcow2CheckState *c, uint64_t index, uint8_t *blk)
 {
     BDRVQcow2State *s = c->s;
-    uint64_t per = refblock_entries(s);
+    uint64_t per = qcow2_refblock_entries(s);
     uint32_t bits = s->refcount_bits;
 
     memset(blk, 0, s->cluster_size);
@@ -489,7 +439,7 @@ static int rebuild_write_refblocks(Qcow2CheckState *c, uint64_t start,
                                    uint64_t *entries, Error **errp)
 {
     BDRVQcow2State *s = c->s;
-    uint64_t per = refblock_entries(s);
+    uint64_t per = qcow2_refblock_entries(s);
     uint64_t first_free = 0;
     g_autofree uint8_t *blk = g_malloc(s->cluster_size);
     int grown = 0;
@@ -1439,7 +1389,7 @@ static void compare_refcounts(Qcow2CheckState *c, int fix, bool *rebuild,
                               uint64_t *highest)
 {
     BDRVQcow2State *s = c->s;
-    uint64_t per_block = refblock_entries(s);
+    uint64_t per_block = qcow2_refblock_entries(s);
     bool all_match = true;
 
     *highest = 0;
@@ -1935,10 +1885,10 @@ static int64_t find_free_clusters_on_disk(Qcow2CheckState *c,
                                           uint64_t avoid_len, Error **errp)
 {
     BDRVQcow2State *s = c->s;
-    uint64_t limit = c->reftable_entries * refblock_entries(s), run = 0;
+    uint64_t limit = c->reftable_entries * qcow2_refblock_entries(s), run = 0;
 
     for (uint64_t k = 1; k < limit && run < count; k++) {
-        uint64_t per = refblock_entries(s);
+        uint64_t per = qcow2_refblock_entries(s);
         uint64_t rt = c->reftable[k / per], refcount;
         uint64_t pos = k << s->cluster_bits;
         bool in_avoid = avoid_len && pos + s->cluster_size > avoid &&
@@ -2096,7 +2046,7 @@ int qcow2_check(BlockDriverState *bs, BdrvCheckResult *res, int fix,
     c.nb_clusters = size_to_clusters(s, (uint64_t)s->file_size);
     /* One 2-byte counter per host cluster, as QEMU uses. */
     c.imrt_capacity = QEMU_ALIGN_UP(MAX(c.nb_clusters, 1),
-                                    refblock_entries(s));
+                                    qcow2_refblock_entries(s));
     c.imrt = large_zalloc(c.imrt_capacity * sizeof(*c.imrt));
     c.refblock = g_malloc(s->cluster_size);
     c.l2 = g_malloc(s->l2_size * s->l2_entry_size);

@@ -334,6 +334,29 @@ static int qcow2_read_first_cluster(BlockDriverState *bs, uint8_t **bufp,
     return bdrv_file_pread(bs->file, 0, s->cluster_size, *bufp, errp);
 }
 
+/*
+ * A read-write open: an image left dirty (lazy refcounts, writer killed)
+ * is repaired first, printing the findings as 7.2 does; then the
+ * refcounts are loaded for the write path.
+ */
+static int qcow2_open_rw(BlockDriverState *bs, Error **errp)
+{
+    BDRVQcow2State *s = bs->opaque;
+
+    if (s->version >= 3 && (s->incompatible_features & QCOW2_INCOMPAT_DIRTY)) {
+        BdrvCheckResult res = { 0 };
+        int ret = qcow2_check(bs, &res, BDRV_FIX_ERRORS | BDRV_FIX_LEAKS,
+                              NULL, errp);
+
+        qapi_free_Qcow2Metadata(res.metadata);
+        if (ret < 0) {
+            error_prepend(errp, "Could not repair dirty image: ");
+            return ret;
+        }
+    }
+    return qcow2_refcount_open(bs, errp);
+}
+
 /* Checks in qemu-img 7.2's order, so a damaged image gets its message. */
 static int qcow2_open(BlockDriverState *bs, QDict *options, int flags,
                       Error **errp)
@@ -413,6 +436,9 @@ static int qcow2_open(BlockDriverState *bs, QDict *options, int flags,
     }
     /* The block layer counts whole 512-byte sectors, as QEMU's does. */
     bs->total_bytes = (int64_t)QEMU_ALIGN_DOWN(s->size, BDRV_SECTOR_SIZE);
+    if ((flags & BDRV_O_RDWR) && !(flags & BDRV_O_CHECK)) {
+        return qcow2_open_rw(bs, errp);
+    }
     return 0;
 }
 
@@ -420,9 +446,15 @@ static void qcow2_close(BlockDriverState *bs)
 {
     BDRVQcow2State *s = bs->opaque;
 
+    if (s->refcount_table) {
+        /* Nothing to report to at close; the data is already written. */
+        qcow2_write_close(bs, NULL);
+    }
+
     qcow2_free_header(s);
     qcow2_free_snapshots(s);
     qcow2_free_bitmaps(s);
+    qcow2_map_cache_drop(bs);
     g_clear_pointer(&s->l1_table, g_free);
     qapi_free_ImageInfoSpecificQCow2Encryption(s->crypto_info);
     s->crypto_info = NULL;

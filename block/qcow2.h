@@ -7,6 +7,7 @@
 #define BLOCK_QCOW2_H
 
 #include "block/block_int.h"
+#include "qemu/bswap.h"
 
 /* Header (spec: "Header") */
 #define QCOW_MAGIC 0x514649fbu              /* "QFI\xfb" */
@@ -232,9 +233,22 @@ typedef struct BDRVQcow2State {
     Qcow2Bitmap *bitmaps;       /* nb_bitmaps entries, when loaded */
     bool bitmaps_loaded;
 
+    /* Runtime refcounts, read-write opens only (qcow2-alloc.c). */
+    uint64_t *refcount_table;           /* host byte order */
+    uint64_t refcount_table_size;       /* entries */
+    uint64_t free_cluster_index;        /* allocation searches start here */
+    struct Qcow2RefblockCache *refblock_cache;
+    bool set_dirty;             /* we set the dirty bit; clear at close */
+
     BlockDriverState *data_file;        /* bs->file unless external */
     /* What `info` shows about encryption, decoded at open. */
     ImageInfoSpecificQCow2Encryption *crypto_info;
+
+    /* Block status (qcow2-map.c): L2 entries read ahead, see there. */
+    struct Qcow2MapCache *map_cache;
+    bool metadata_prealloc_checked;     /* 7.2 decides it once per open */
+    bool metadata_prealloc;
+    bool corruption_signalled;          /* 7.2 reports the first only */
 } BDRVQcow2State;
 
 /* Cluster arithmetic */
@@ -260,6 +274,71 @@ static inline uint64_t offset_to_l2_index(const BDRVQcow2State *s,
                                           uint64_t offset)
 {
     return (offset >> s->cluster_bits) & (s->l2_size - 1);
+}
+
+/* Entries of one refcount block. */
+static inline uint64_t qcow2_refblock_entries(const BDRVQcow2State *s)
+{
+    return s->cluster_size * 8 / s->refcount_bits;
+}
+
+/* Refcount entry @index of a refcount block, any width. */
+static inline uint64_t qcow2_refblock_get(const BDRVQcow2State *s,
+                                          const uint8_t *blk, uint64_t index)
+{
+    uint32_t bits = s->refcount_bits;
+
+    switch (bits) {
+    case 8:
+        return blk[index];
+    case 16:
+        return lduw_be_p(blk + index * 2);
+    case 32:
+        return ldl_be_p(blk + index * 4);
+    case 64:
+        return ldq_be_p(blk + index * 8);
+    default:
+        /* Sub-byte widths count from the least significant bit. */
+        return (blk[index * bits / 8] >> (index * bits % 8)) &
+               ((1u << bits) - 1);
+    }
+}
+
+/*
+ * Stores @value as refcount entry @index; returns the offset of the first
+ * changed byte in the block (the entry spans max(1, bits / 8) bytes).
+ */
+static inline uint64_t qcow2_refblock_set(const BDRVQcow2State *s,
+                                          uint8_t *blk, uint64_t index,
+                                          uint64_t value)
+{
+    uint32_t bits = s->refcount_bits;
+    uint64_t pos;
+
+    switch (bits) {
+    case 8:
+        pos = index;
+        blk[pos] = value;
+        break;
+    case 16:
+        pos = index * 2;
+        stw_be_p(blk + pos, value);
+        break;
+    case 32:
+        pos = index * 4;
+        stl_be_p(blk + pos, value);
+        break;
+    case 64:
+        pos = index * 8;
+        stq_be_p(blk + pos, value);
+        break;
+    default:
+        pos = index * bits / 8;
+        blk[pos] &= ~(((1u << bits) - 1) << (index * bits % 8));
+        blk[pos] |= value << (index * bits % 8);
+        break;
+    }
+    return pos;
 }
 
 static inline bool has_data_file(const BDRVQcow2State *s)
@@ -332,8 +411,8 @@ int qcow2_snapshot_create(BlockDriverState *bs, const char *name,
                           Error **errp);
 int qcow2_snapshot_goto(BlockDriverState *bs, const char *name,
                         Error **errp);
-int qcow2_snapshot_delete(BlockDriverState *bs, const char *name,
-                          Error **errp);
+int qcow2_snapshot_delete(BlockDriverState *bs, const char *id,
+                          const char *name, Error **errp);
 
 /*
  * Runtime refcounts (qcow2-alloc.c), for an image open read-write.  Every
@@ -433,11 +512,26 @@ int qcow2_co_pdiscard(BlockDriverState *bs, int64_t offset, int64_t bytes,
                       Error **errp);
 int qcow2_co_flush(BlockDriverState *bs, Error **errp);
 int qcow2_co_truncate(BlockDriverState *bs, int64_t offset, Error **errp);
+/* Clears the dirty bit we set and frees the write state (at close). */
+int qcow2_write_close(BlockDriverState *bs, Error **errp);
 
-/* Block status for map and qemu-io (qcow2-map.c) */
+/*
+ * Block status for map and qemu-io (qcow2-map.c), QEMU 7.2's answers:
+ * one run of subclusters of the same type (and, for data, contiguous
+ * host offsets) inside one L2 table.  Corrupt entries fail with -EIO
+ * after 7.2's "qcow2: Image is corrupt: ..." line on stderr.
+ */
 int qcow2_co_block_status(BlockDriverState *bs, int64_t offset,
                           int64_t bytes, int64_t *pnum, int64_t *map,
                           BlockDriverState **file, Error **errp);
+/*
+ * Forgets the L2 entries block status keeps between calls.  Whoever
+ * changes an L2 table or the active L1 of an image open read-write must
+ * call it (an image open read-only keeps them until close; read-write
+ * opens keep nothing past one call anyway, so this is belt and braces).
+ * Also frees the cache at close.
+ */
+void qcow2_map_cache_drop(BlockDriverState *bs);
 
 /* Image creation (qcow2-create.c) */
 int qcow2_create(const char *filename, QDict *opts, Error **errp);
