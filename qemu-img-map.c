@@ -1,10 +1,265 @@
 /*
- * qemu-img map.  (Being written.)
+ * qemu-img map: where each guest range of an image comes from (data at
+ * a host offset, zeros, a backing layer), in qemu-img 7.2's two output
+ * formats.  Adjacent ranges are merged as 7.2 merges them.
  */
 #include "qemu-img.h"
+#include "qemu/cutils.h"
+
+/* One output line: a guest range and what backs it. */
+typedef struct MapRange {
+    int64_t start;
+    int64_t length;
+    bool data;
+    bool zero;
+    bool present;           /* some layer allocates it */
+    int depth;              /* the layer that answered, 0 = the image */
+    bool has_offset;
+    int64_t offset;         /* host offset, with has_offset */
+    const char *filename;   /* file at that offset (NULL: none) */
+} MapRange;
+
+/* qemu-img 7.2's cvtnum(): a size argument, or -1 after the message. */
+static int64_t map_cvtnum(const char *name, const char *value)
+{
+    uint64_t res;
+    int err = qemu_strtosz(value, &res);
+
+    if (err < 0 && err != -ERANGE) {
+        error_report("Invalid %s specified. You may use "
+                     "k, M, G, T, P or E suffixes for", name);
+        error_report("kilobytes, megabytes, gigabytes, terabytes, "
+                     "petabytes and exabytes.");
+        return -1;
+    }
+    if (err == -ERANGE || res > INT64_MAX) {
+        error_report("Invalid %s specified. Must be between 0 and %" PRId64
+                     ".", name, INT64_MAX);
+        return -1;
+    }
+    return res;
+}
+
+/*
+ * Status of [offset, offset + bytes) through the chain, one layer at a
+ * time: the first layer that has data or zeros answers (7.2's
+ * get_block_status() in qemu-img).
+ */
+static int map_get_range(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                         MapRange *r, Error **errp)
+{
+    BlockDriverState *file = NULL;
+    int64_t map = 0;
+    int depth = 0;
+    int ret;
+
+    for (;;) {
+        ret = bdrv_block_status(bs, offset, bytes, &bytes, &map, &file,
+                                errp);
+        if (ret < 0) {
+            return ret;
+        }
+        if (!bytes) {
+            error_setg(errp, "Block status made no progress");
+            return -EIO;
+        }
+        if (ret & (BDRV_BLOCK_ZERO | BDRV_BLOCK_DATA)) {
+            break;
+        }
+        bs = bdrv_backing(bs);
+        if (!bs) {
+            ret = 0;
+            break;
+        }
+        depth++;
+    }
+    *r = (MapRange) {
+        .start = offset,
+        .length = bytes,
+        .data = ret & BDRV_BLOCK_DATA,
+        .zero = ret & BDRV_BLOCK_ZERO,
+        .present = ret & BDRV_BLOCK_ALLOCATED,
+        .depth = depth,
+        .has_offset = ret & BDRV_BLOCK_OFFSET_VALID,
+        .offset = map,
+    };
+    if (file && r->has_offset) {
+        r->filename = bdrv_get_filename(file);
+    }
+    return 0;
+}
+
+static bool map_mergeable(const MapRange *curr, const MapRange *next)
+{
+    if (curr->length == 0 || curr->zero != next->zero ||
+        curr->data != next->data || curr->depth != next->depth ||
+        curr->present != next->present ||
+        !curr->filename != !next->filename ||
+        curr->has_offset != next->has_offset) {
+        return false;
+    }
+    if (curr->filename && strcmp(curr->filename, next->filename)) {
+        return false;
+    }
+    return !curr->has_offset || curr->offset + curr->length == next->offset;
+}
+
+/*
+ * Prints @e; @next (NULL for the last) is the range that follows.  The
+ * human format shows data only, so it folds zeros and holes into one
+ * kind to merge more, as 7.2 does.
+ */
+static int map_dump(OutputFormat ofmt, const MapRange *e, MapRange *next)
+{
+    if (ofmt == OFORMAT_HUMAN) {
+        if (e->data && !e->has_offset) {
+            error_report("File contains external, encrypted or compressed "
+                         "clusters.");
+            return -1;
+        }
+        if (e->data && !e->zero) {
+            printf("%#-16" PRIx64 "%#-16" PRIx64 "%#-16" PRIx64 "%s\n",
+                   (uint64_t)e->start, (uint64_t)e->length,
+                   (uint64_t)(e->has_offset ? e->offset : 0),
+                   e->filename ? e->filename : "");
+        }
+        if (next && (!next->data || next->zero)) {
+            next->data = false;
+            next->zero = true;
+        }
+        return 0;
+    }
+    printf("{ \"start\": %" PRId64 ", \"length\": %" PRId64 ", "
+           "\"depth\": %d, \"present\": %s, \"zero\": %s, \"data\": %s",
+           e->start, e->length, e->depth, e->present ? "true" : "false",
+           e->zero ? "true" : "false", e->data ? "true" : "false");
+    if (e->has_offset) {
+        printf(", \"offset\": %" PRId64, e->offset);
+    }
+    putchar('}');
+    if (next) {
+        puts(",");
+    }
+    return 0;
+}
+
+static int map_image(BlockDriverState *bs, OutputFormat ofmt,
+                     int64_t start, int64_t max_length, const char *filename)
+{
+    MapRange curr = { .start = start }, next;
+    int64_t length = bdrv_getlength(bs);
+
+    if (length < 0) {
+        error_report("Failed to get size for '%s'", filename);
+        return -1;
+    }
+    if (max_length != -1) {
+        /* 7.2 adds without an overflow check: the sum wraps. */
+        length = MIN((int64_t)((uint64_t)start + (uint64_t)max_length),
+                     length);
+    }
+    if (ofmt == OFORMAT_HUMAN) {
+        printf("%-16s%-16s%-16s%s\n", "Offset", "Length", "Mapped to",
+               "File");
+    } else {
+        putchar('[');
+    }
+    while (curr.start + curr.length < length) {
+        int64_t offset = curr.start + curr.length;
+        Error *local_err = NULL;
+        int ret = map_get_range(bs, offset, length - offset, &next,
+                                &local_err);
+
+        if (ret < 0) {
+            error_free(local_err);
+            error_report("Could not read file metadata: %s", strerror(-ret));
+            return -1;
+        }
+        if (map_mergeable(&curr, &next)) {
+            curr.length += next.length;
+            continue;
+        }
+        if (curr.length > 0 && map_dump(ofmt, &curr, &next) < 0) {
+            return -1;
+        }
+        curr = next;
+    }
+    if (map_dump(ofmt, &curr, NULL) < 0) {
+        return -1;
+    }
+    if (ofmt == OFORMAT_JSON) {
+        puts("]");
+    }
+    return 0;
+}
 
 int img_map(int argc, char **argv)
 {
-    error_report("Command '%s' is not implemented in this version", argv[0]);
-    return EXIT_FAILURE;
+    static const struct option long_options[] = {
+        { "help", no_argument, NULL, 'h' },
+        { "format", required_argument, NULL, 'f' },
+        { "output", required_argument, NULL, OPTION_OUTPUT },
+        { "object", required_argument, NULL, OPTION_OBJECT },
+        { "image-opts", no_argument, NULL, OPTION_IMAGE_OPTS },
+        { "force-share", no_argument, NULL, 'U' },
+        { "start-offset", required_argument, NULL, 's' },
+        { "max-length", required_argument, NULL, 'l' },
+        { NULL, 0, NULL, 0 }
+    };
+    OutputFormat ofmt = OFORMAT_HUMAN;
+    const char *fmt = NULL, *output = NULL;
+    bool image_opts = false;
+    int64_t start = 0, max_length = -1;
+    int flags = 0;
+    BlockDriverState *bs;
+    int c, ret;
+
+    while ((c = img_getopt(argc, argv, ":f:s:l:hU", long_options)) != -1) {
+        switch (c) {
+        case 'h':
+            help();
+        case 'f':
+            fmt = optarg;
+            break;
+        case 'U':
+            flags |= BDRV_O_FORCE_SHARE;
+            break;
+        case OPTION_OUTPUT:
+            output = optarg;
+            break;
+        case 's':
+            start = map_cvtnum("start offset", optarg);
+            if (start < 0) {
+                return EXIT_FAILURE;
+            }
+            break;
+        case 'l':
+            max_length = map_cvtnum("max length", optarg);
+            if (max_length < 0) {
+                return EXIT_FAILURE;
+            }
+            break;
+        case OPTION_OBJECT:
+            if (img_add_object(optarg) < 0) {
+                return EXIT_FAILURE;
+            }
+            break;
+        case OPTION_IMAGE_OPTS:
+            image_opts = true;
+            break;
+        }
+    }
+    if (optind != argc - 1) {
+        error_exit("Expecting one image file name");
+    }
+    if (output && img_parse_output_format(output, &ofmt) < 0) {
+        return EXIT_FAILURE;
+    }
+    bs = img_open(image_opts, argv[optind], fmt, flags);
+    if (!bs) {
+        return EXIT_FAILURE;
+    }
+    ret = map_image(bs, ofmt, start, max_length, argv[optind]);
+    bdrv_unref(bs);
+    return ret < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -207,6 +207,69 @@ static int file_flush(BlockDriverState *bs, Error **errp)
     return 0;
 }
 
+/*
+ * Where [start, ...) stops being data or hole (QEMU's find_allocation):
+ * 0 with *data and *hole set, or a negative errno (-ENXIO: a trailing
+ * hole; -EBUSY: the file changed under us).
+ */
+static int file_find_allocation(BDRVRawState *s, off_t start, off_t *data,
+                                off_t *hole)
+{
+    off_t offs = lseek(s->fd, start, SEEK_DATA);
+
+    if (offs < 0) {
+        return -errno;
+    }
+    if (offs < start) {
+        return -EIO;    /* not a valid lseek() answer */
+    }
+    if (offs > start) {
+        *hole = start;
+        *data = offs;
+        return 0;
+    }
+    offs = lseek(s->fd, start, SEEK_HOLE);
+    if (offs < 0) {
+        return -errno;
+    }
+    if (offs < start) {
+        return -EIO;
+    }
+    if (offs > start) {
+        *data = start;
+        *hole = offs;
+        return 0;
+    }
+    return -EBUSY;
+}
+
+/* Holes read as zeros; without SEEK_DATA everything is data. */
+static int file_co_block_status(BlockDriverState *bs, int64_t offset,
+                                int64_t bytes, int64_t *pnum, int64_t *map,
+                                BlockDriverState **file, Error **errp)
+{
+    BDRVRawState *s = bs->opaque;
+    off_t data = 0, hole = 0;
+    int ret = file_find_allocation(s, offset, &data, &hole);
+
+    if (ret == -ENXIO) {
+        *pnum = bytes;
+        ret = BDRV_BLOCK_ZERO;
+    } else if (ret < 0) {
+        *pnum = bytes;
+        ret = BDRV_BLOCK_DATA;
+    } else if (data == offset) {
+        *pnum = MIN(bytes, hole - offset);
+        ret = BDRV_BLOCK_DATA;
+    } else {
+        *pnum = MIN(bytes, data - offset);
+        ret = BDRV_BLOCK_ZERO;
+    }
+    *map = offset;
+    *file = bs;
+    return ret | BDRV_BLOCK_OFFSET_VALID;
+}
+
 const BlockDriver bdrv_file = {
     .format_name = "file",
     .instance_size = sizeof(BDRVRawState),
@@ -220,5 +283,6 @@ const BlockDriver bdrv_file = {
     .flush = file_flush,
     .pdiscard = file_pdiscard,
     .co_pwrite_zeroes = file_pwrite_zeroes,
+    .co_block_status = file_co_block_status,
     .truncate = file_truncate,
 };

@@ -47,6 +47,17 @@ static int raw_pdiscard(BlockDriverState *bs, int64_t offset, int64_t bytes,
     return bdrv_pdiscard(bs->file, offset, bytes, errp);
 }
 
+/* The guest range is the file's: its status is the file's (RAW). */
+static int raw_co_block_status(BlockDriverState *bs, int64_t offset,
+                               int64_t bytes, int64_t *pnum, int64_t *map,
+                               BlockDriverState **file, Error **errp)
+{
+    *pnum = bytes;
+    *map = offset;
+    *file = bs->file;
+    return BDRV_BLOCK_RAW | BDRV_BLOCK_OFFSET_VALID;
+}
+
 static int raw_truncate(BlockDriverState *bs, int64_t offset, Error **errp)
 {
     return bdrv_file_truncate(bs->file, offset, errp);
@@ -61,5 +72,6 @@ const BlockDriver bdrv_raw = {
     .co_pwritev = raw_pwritev,
     .co_pwrite_zeroes = raw_pwrite_zeroes,
     .co_pdiscard = raw_pdiscard,
+    .co_block_status = raw_co_block_status,
     .co_truncate = raw_truncate,
 };

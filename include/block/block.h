@@ -97,6 +97,15 @@ int bdrv_block_status_above(BlockDriverState *bs, BlockDriverState *base,
 /* 1 if @bs itself allocates the first *@pnum bytes, 0 if not, or -errno. */
 int bdrv_is_allocated(BlockDriverState *bs, int64_t offset, int64_t bytes,
                       int64_t *pnum, Error **errp);
+/*
+ * 1 if some layer from @bs down to (excluding) @base (NULL: the whole
+ * chain) allocates the first *@pnum bytes, 0 if none does, or -errno
+ * (qemu-io's `map`).  Zeros past the end of a shorter layer count as
+ * allocated by it, as in QEMU 7.2.
+ */
+int bdrv_is_allocated_above(BlockDriverState *bs, BlockDriverState *base,
+                            int64_t offset, int64_t bytes, int64_t *pnum,
+                            Error **errp);
 
 /*
  * Image creation (qemu-img create).  @opts holds the -o options (and
@@ -115,6 +124,9 @@ int bdrv_snapshot_create(BlockDriverState *bs, const char *name,
 int bdrv_snapshot_goto(BlockDriverState *bs, const char *name, Error **errp);
 int bdrv_snapshot_delete(BlockDriverState *bs, const char *name,
                          Error **errp);
+/* The snapshots as 7.2 lists them (NULL: none); -ENOTSUP for raw. */
+int bdrv_snapshot_list(BlockDriverState *bs, SnapshotInfoList **list,
+                       Error **errp);
 
 /* What a consistency check found (and, later, fixed). */
 typedef struct BlockFragInfo {
