@@ -100,8 +100,9 @@ static int load_refblock(BlockDriverState *bs, uint64_t rt, uint8_t **blk,
             c->data[slot] = g_malloc(s->cluster_size);
         }
         c->offset[slot] = 0;
-        ret = qcow2_pread_zero_padded(bs, offset, s->cluster_size,
-                                      c->data[slot], errp);
+        /* Not zero-padded by s->file_size: the file grows as we write. */
+        ret = bdrv_file_pread(bs->file, offset, s->cluster_size,
+                              c->data[slot], errp);
         if (ret < 0) {
             return ret;
         }

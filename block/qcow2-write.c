@@ -577,6 +577,10 @@ int qcow2_co_pdiscard(BlockDriverState *bs, int64_t offset, int64_t bytes,
     if (ret < 0) {
         return ret;
     }
+    if (s->version < 3 && bs->backing) {
+        /* Deallocating would show the backing file: leave it be. */
+        return 0;
+    }
     if (end != (uint64_t)bs->total_bytes) {
         end = QEMU_ALIGN_DOWN(end, s->cluster_size);
     }

@@ -51,6 +51,13 @@ int qcow2_pread_zero_padded(BlockDriverState *bs, uint64_t offset,
     BDRVQcow2State *s = bs->opaque;
 
     memset(buf, 0, len);
+    if (offset + len > (uint64_t)s->file_size && s->refcount_table) {
+        /* The file grows as it is written; the length read at open is old. */
+        int64_t now = bdrv_getlength(bs->file);
+        if (now > s->file_size) {
+            s->file_size = now;
+        }
+    }
     if (offset >= (uint64_t)s->file_size) {
         return 0;
     }
