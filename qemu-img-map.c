@@ -23,8 +23,16 @@ typedef struct MapRange {
 static int64_t map_cvtnum(const char *name, const char *value)
 {
     uint64_t res;
-    int err = qemu_strtosz(value, &res);
+    int err;
 
+    if (*value && strspn(value, "0123456789") == strlen(value)) {
+        /* Plain bytes: exact, where a double would round near 2^63. */
+        errno = 0;
+        res = g_ascii_strtoull(value, NULL, 10);
+        err = errno == ERANGE ? -ERANGE : 0;
+    } else {
+        err = qemu_strtosz(value, &res);
+    }
     if (err < 0 && err != -ERANGE) {
         error_report("Invalid %s specified. You may use "
                      "k, M, G, T, P or E suffixes for", name);

@@ -147,8 +147,11 @@ static int refine_by_file(int ret, BlockDriverState *file, int64_t map,
         return ret;
     }
     if ((ret2 & BDRV_BLOCK_EOF) &&
-        (!file_pnum || (ret2 & BDRV_BLOCK_DATA))) {
-        /* A format may map past its file's end: that reads as zeros. */
+        (!file_pnum || (ret2 & BDRV_BLOCK_ZERO))) {
+        /*
+         * The file ends in a hole or before the range: a format may map
+         * past its file's end, and that reads as zeros.
+         */
         return ret | BDRV_BLOCK_ZERO;
     }
     *pnum = file_pnum;
