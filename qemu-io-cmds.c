@@ -1,0 +1,1455 @@
+/*
+ * qemu-io's commands.  Every message, its stream and the order of the
+ * checks follow qemu-io 7.2 as the binary behaves: results and most
+ * command errors on stdout, usage and permission errors on stderr.
+ */
+#include <getopt.h>
+#include <math.h>
+#include <signal.h>
+#include <time.h>
+#include <unistd.h>
+#include "qemu-io-cmds.h"
+#include "qapi-emit.h"
+
+/* Longest single request qemu-io 7.2 accepts (INT_MAX, sector aligned). */
+#define QEMU_IO_MAX_REQUEST 2147483136LL
+
+/* Bytes per line of a `read -v` dump. */
+#define DUMP_LINE_BYTES 16
+
+/* Unit of VM state and compressed requests, and alloc's default count. */
+#define SECTOR_SIZE 512
+
+typedef struct QemuIOCmd {
+    const char *name;
+    const char *altname;
+    bool (*cfunc)(BlockDriverState *bs, int argc, char **argv);
+    int argmin;
+    int argmax;             /* -1: no limit */
+    bool needs_file;
+    bool needs_write;       /* refused on a read-only image */
+    const char *args;       /* NULL: no argument part in help lines */
+    const char *oneline;
+    const char *help;       /* extended `help CMD` text, or NULL */
+} QemuIOCmd;
+
+static BlockDriverState *qemuio_bs;
+static int qemuio_flags;        /* BDRV_O_* the current image has */
+static bool quit_requested;
+
+/* ---------------------------------------------------------------------
+ * Numbers and sizes
+ */
+
+static int64_t suffix_multiplier(char c)
+{
+    switch (c) {
+    case 'b': case 'B':
+        return 1;
+    case 'k': case 'K':
+        return 1LL << 10;
+    case 'm': case 'M':
+        return 1LL << 20;
+    case 'g': case 'G':
+        return 1LL << 30;
+    case 't': case 'T':
+        return 1LL << 40;
+    case 'p': case 'P':
+        return 1LL << 50;
+    case 'e': case 'E':
+        return 1LL << 60;
+    default:
+        return 0;
+    }
+}
+
+/*
+ * A size as 7.2's qemu-io takes it: decimal or 0x hex, an optional
+ * decimal fraction (only when a multiplier makes it whole), and an
+ * optional b/k/M/G/T/P/E suffix.  The fraction rounds to the nearest
+ * byte.  Returns -EINVAL or -ERANGE.
+ */
+static int parse_size(const char *s, uint64_t *result)
+{
+    const char *p = s;
+    uint64_t val = 0;
+    double fraction = 0;
+    bool hex = false;
+    int64_t mul = 1;
+    const char *digits;
+
+    if (*p == '+') {
+        p++;
+    }
+    if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
+        hex = true;
+        p += 2;
+    }
+    digits = p;
+    for (; hex ? g_ascii_isxdigit(*p) : g_ascii_isdigit(*p); p++) {
+        int d = g_ascii_xdigit_value(*p);
+        if (val > (UINT64_MAX - d) / (hex ? 16 : 10)) {
+            return -ERANGE;
+        }
+        val = val * (hex ? 16 : 10) + d;
+    }
+    if (p == digits) {
+        return -EINVAL;
+    }
+    if (*p == '.') {
+        const char *f = p;
+        if (hex) {
+            return -EINVAL;
+        }
+        p++;
+        while (g_ascii_isdigit(*p)) {
+            p++;
+        }
+        g_autofree char *frac = g_strdup_printf("0%.*s", (int)(p - f), f);
+        fraction = g_ascii_strtod(frac, NULL);
+        /* Digits that round up to a whole one add nothing, as in 7.2. */
+        if (fraction >= 1.0) {
+            fraction = 0;
+        }
+    }
+    if (*p) {
+        mul = suffix_multiplier(*p);
+        if (!mul) {
+            return -EINVAL;
+        }
+        if (hex && p[0] != 'b' && p[0] != 'B') {
+            warn_report("Using a multiplier suffix on hex numbers is "
+                        "deprecated: %s", s);
+        }
+        p++;
+    }
+    if (*p || (mul == 1 && fraction != 0)) {
+        return -EINVAL;
+    }
+    if (val > (uint64_t)INT64_MAX / mul) {
+        return -ERANGE;
+    }
+    val *= mul;
+    if (fraction != 0) {
+        uint64_t extra = (uint64_t)floor(fraction * mul + 0.5);
+        if (extra > (uint64_t)INT64_MAX - val) {
+            return -ERANGE;
+        }
+        val += extra;
+    }
+    *result = val;
+    return 0;
+}
+
+/* parse_size() for a command argument, with 7.2's messages. */
+static int64_t cvtnum(const char *s)
+{
+    uint64_t v;
+    int ret;
+
+    if (*s == '-') {
+        ret = -EINVAL;
+    } else {
+        ret = parse_size(s, &v);
+    }
+    if (ret == -ERANGE) {
+        printf("Parsing error: argument too large -- %s\n", s);
+        return -1;
+    } else if (ret < 0) {
+        printf("Parsing error: non-numeric argument, or "
+               "extraneous/unrecognized suffix -- %s\n", s);
+        return -1;
+    }
+    return (int64_t)v;
+}
+
+/* A pattern byte: C integer syntax (0x.., 0..), 0 to 255. */
+static int parse_pattern(const char *s)
+{
+    char *end;
+    long v;
+
+    errno = 0;
+    v = strtol(s, &end, 0);
+    if (errno || end == s || *end || v < 0 || v > 255) {
+        printf("%s is not a valid pattern byte\n", s);
+        return -1;
+    }
+    return (int)v;
+}
+
+/*
+ * "512 bytes", "1.500 KiB": three decimals for the binary prefixes,
+ * six for bytes, and none when they are all zeros.
+ */
+static void cvtstr(double value, char *buf, size_t len)
+{
+    static const char *const units[] = {
+        "EiB", "PiB", "TiB", "GiB", "MiB", "KiB",
+    };
+    const char *unit = "bytes";
+    const char *zeros = ".000000";
+    int decimals = 6;
+    char *dot;
+
+    for (int i = 0; i < 6; i++) {
+        double scale = ldexp(1.0, 10 * (6 - i));
+        if (value >= scale) {
+            value /= scale;
+            unit = units[i];
+            decimals = 3;
+            zeros = ".000";
+            break;
+        }
+    }
+    snprintf(buf, len, "%.*f", decimals, value);
+    dot = strchr(buf, '.');
+    if (dot && !strcmp(dot, zeros)) {
+        *dot = '\0';
+    }
+    g_strlcat(buf, " ", len);
+    g_strlcat(buf, unit, len);
+}
+
+/* ---------------------------------------------------------------------
+ * Reports
+ */
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void timestr(double secs, bool fixed, char *buf, size_t len)
+{
+    unsigned long total_cs = (unsigned long)(secs * 100);
+    unsigned long cs = total_cs % 100, s = total_cs / 100;
+    unsigned long h = s / 3600, m = s / 60 % 60;
+
+    s %= 60;
+    if (fixed || h) {
+        snprintf(buf, len, "%lu:%02lu:%02lu.%02lu", h, m, s, cs);
+    } else if (m) {
+        snprintf(buf, len, "%lu:%02lu.%02lu", m, s, cs);
+    } else {
+        snprintf(buf, len, "%02lu.%02lu sec", s, cs);
+    }
+}
+
+/*
+ * The two result lines of read/write/discard, or with -C one line of
+ * comma-separated values.
+ */
+static void print_report(const char *op, double secs, int64_t offset,
+                         int64_t bytes, bool cflag)
+{
+    char tbuf[64], sbuf[64], rbuf[64];
+    double bps = bytes / secs, ops = 1 / secs;
+
+    if (cflag) {
+        timestr(secs, true, tbuf, sizeof(tbuf));
+        printf("%" PRId64 ",%d,%s,%.3f,%.3f\n", bytes, 1, tbuf, bps, ops);
+        return;
+    }
+    timestr(secs, false, tbuf, sizeof(tbuf));
+    cvtstr(bytes, sbuf, sizeof(sbuf));
+    cvtstr(bps, rbuf, sizeof(rbuf));
+    printf("%s %" PRId64 "/%" PRId64 " bytes at offset %" PRId64 "\n",
+           op, bytes, bytes, offset);
+    printf("%s, %d ops; %s (%s/sec and %.4f ops/sec)\n",
+           sbuf, 1, tbuf, rbuf, ops);
+}
+
+static void dump_buffer(const uint8_t *buf, int64_t offset, int64_t len)
+{
+    for (int64_t i = 0; i < len; i += DUMP_LINE_BYTES) {
+        int64_t n = MIN(DUMP_LINE_BYTES, len - i);
+
+        printf("%08" PRIx64 ":  ", (uint64_t)(offset + i));
+        for (int64_t j = 0; j < n; j++) {
+            printf("%02x ", buf[i + j]);
+        }
+        putchar(' ');
+        for (int64_t j = 0; j < n; j++) {
+            uint8_t c = buf[i + j];
+            /* 7.2 shows letters and digits only. */
+            putchar(g_ascii_isalnum(c) ? c : '.');
+        }
+        putchar('\n');
+    }
+}
+
+static void print_usage(const char *name, const QemuIOCmd *ct)
+{
+    if (ct->args) {
+        printf("%s %s -- %s\n", name, ct->args, ct->oneline);
+    } else {
+        printf("%s -- %s\n", name, ct->oneline);
+    }
+}
+
+/* Requests must lie inside the image (7.2 fails them with EIO). */
+static int check_request(BlockDriverState *bs, int64_t offset, int64_t bytes)
+{
+    int64_t len = bdrv_getlength(bs);
+
+    if (len < 0) {
+        return (int)len;
+    }
+    if (offset > len || bytes > len - offset) {
+        return -EIO;
+    }
+    return 0;
+}
+
+static bool check_max_length(int64_t count, const char *arg, bool write,
+                             bool no_fallback)
+{
+    if (count > QEMU_IO_MAX_REQUEST && !no_fallback) {
+        printf("length cannot exceed %lld%s, given %s\n",
+               QEMU_IO_MAX_REQUEST, write ? " without -n" : "", arg);
+        return false;
+    }
+    return true;
+}
+
+static bool check_sector_aligned(int64_t value, const char *what)
+{
+    if (value % SECTOR_SIZE) {
+        printf("%" PRId64 " is not a sector-aligned value for '%s'\n",
+               value, what);
+        return false;
+    }
+    return true;
+}
+
+/* ---------------------------------------------------------------------
+ * read
+ */
+
+static const QemuIOCmd read_cmd;
+
+static bool read_f(BlockDriverState *bs, int argc, char **argv)
+{
+    bool cflag = false, qflag = false, vflag = false, bflag = false;
+    bool pflag = false, sflag = false, lflag = false, ok = true;
+    int pattern = 0, c, ret;
+    int64_t offset, count, pattern_offset = 0, pattern_count = 0;
+    g_autofree uint8_t *buf = NULL;
+    double start;
+
+    while ((c = getopt(argc, argv, "bCpP:qs:l:v")) != -1) {
+        switch (c) {
+        case 'b':
+            bflag = true;
+            break;
+        case 'C':
+            cflag = true;
+            break;
+        case 'p':
+            break;      /* 7.2: ignored for backwards compatibility */
+        case 'P':
+            pflag = true;
+            pattern = parse_pattern(optarg);
+            if (pattern < 0) {
+                return false;
+            }
+            break;
+        case 'q':
+            qflag = true;
+            break;
+        case 's':
+            sflag = true;
+            pattern_offset = cvtnum(optarg);
+            if (pattern_offset < 0) {
+                return false;
+            }
+            break;
+        case 'l':
+            lflag = true;
+            pattern_count = cvtnum(optarg);
+            if (pattern_count < 0) {
+                return false;
+            }
+            break;
+        case 'v':
+            vflag = true;
+            break;
+        default:
+            print_usage(argv[0], &read_cmd);
+            return false;
+        }
+    }
+    if (optind != argc - 2 || ((sflag || lflag) && !pflag)) {
+        print_usage(argv[0], &read_cmd);
+        return false;
+    }
+    offset = cvtnum(argv[optind]);
+    if (offset < 0) {
+        return false;
+    }
+    count = cvtnum(argv[optind + 1]);
+    if (count < 0) {
+        return false;
+    }
+    if (!check_max_length(count, argv[optind + 1], false, false)) {
+        return false;
+    }
+    if (!lflag) {
+        pattern_count = count - pattern_offset;
+    }
+    if (pattern_offset > count || pattern_count < 0 ||
+        pattern_count > count - pattern_offset) {
+        printf("pattern verification range exceeds end of read data\n");
+        return false;
+    }
+    if (bflag && (!check_sector_aligned(offset, "offset") ||
+                  !check_sector_aligned(count, "count"))) {
+        return false;
+    }
+
+    buf = g_malloc(MAX(count, 1));
+    start = now_seconds();
+    /* No VM state here: qemu-io 7.2 answers the same for raw images. */
+    ret = bflag ? -ENOTSUP : check_request(bs, offset, count);
+    if (ret == 0 && count) {
+        Error *err = NULL;
+        ret = bdrv_pread(bs, offset, count, buf, &err);
+        error_free(err);
+    }
+    if (ret < 0) {
+        printf("read failed: %s\n", strerror(-ret));
+        return false;
+    }
+    start = now_seconds() - start;
+
+    if (pflag) {
+        for (int64_t i = 0; i < pattern_count; i++) {
+            if (buf[pattern_offset + i] != pattern) {
+                printf("Pattern verification failed at offset %" PRId64
+                       ", %" PRId64 " bytes\n",
+                       offset + pattern_offset, pattern_count);
+                ok = false;
+                break;
+            }
+        }
+    }
+    if (qflag) {
+        return ok;
+    }
+    if (vflag) {
+        dump_buffer(buf, offset, count);
+    }
+    print_report("read", start, offset, count, cflag);
+    return ok;
+}
+
+static const QemuIOCmd read_cmd = {
+    .name = "read", .altname = "r", .cfunc = read_f,
+    .argmin = 2, .argmax = -1, .needs_file = true,
+    .args = "[-abCqv] [-P pattern [-s off] [-l len]] off len",
+    .oneline = "reads a number of bytes at a specified offset",
+    .help =
+"\n"
+" reads a range of bytes from the given offset\n"
+"\n"
+" Example:\n"
+" 'read -v 512 1k' - dumps 1 kilobyte read from 512 bytes into the file\n"
+"\n"
+" Reads a segment of the currently open file, optionally dumping it to the\n"
+" standard output stream (with -v option) for subsequent inspection.\n"
+" -b, -- read from the VM state rather than the virtual disk\n"
+" -C, -- report statistics in a machine parsable format\n"
+" -l, -- length for pattern verification (only with -P)\n"
+" -p, -- ignored for backwards compatibility\n"
+" -P, -- use a pattern to verify read data\n"
+" -q, -- quiet mode, do not show I/O statistics\n"
+" -s, -- start offset for pattern verification (only with -P)\n"
+" -v, -- dump buffer to standard output\n"
+"\n",
+};
+
+/* ---------------------------------------------------------------------
+ * write
+ */
+
+static const QemuIOCmd write_cmd;
+
+/*
+ * The write buffer filled from @path, repeated as often as needed.
+ * Returns false with 7.2's message.
+ */
+static bool fill_from_file(uint8_t *buf, int64_t count, const char *path)
+{
+    FILE *f = fopen(path, "r");
+    size_t got;
+
+    if (!f) {
+        fprintf(stderr, "%s: %s\n", path, strerror(errno));
+        return false;
+    }
+    got = fread(buf, 1, count, f);
+    if (ferror(f)) {
+        fprintf(stderr, "%s: %s\n", path, strerror(errno));
+        fclose(f);
+        return false;
+    }
+    fclose(f);
+    if (got == 0) {
+        fprintf(stderr, "%s: file is empty\n", path);
+        return false;
+    }
+    for (int64_t done = got; done < count; done += got) {
+        memcpy(buf + done, buf, MIN((int64_t)got, count - done));
+    }
+    return true;
+}
+
+static int do_write(BlockDriverState *bs, int64_t offset, int64_t count,
+                    const uint8_t *buf, int zflags, bool zflag, bool fua)
+{
+    Error *err = NULL;
+    int ret = check_request(bs, offset, count);
+
+    if (ret == 0 && zflag) {
+        ret = bdrv_pwrite_zeroes(bs, offset, count, zflags, &err);
+    } else if (ret == 0) {
+        ret = bdrv_pwrite(bs, offset, count, buf, &err);
+    }
+    if (ret == 0 && fua) {
+        ret = bdrv_flush(bs, &err);
+    }
+    error_free(err);
+    return ret;
+}
+
+static bool write_f(BlockDriverState *bs, int argc, char **argv)
+{
+    bool bflag = false, cflag = false, Cflag = false, qflag = false;
+    bool zflag = false, uflag = false, nflag = false, fflag = false;
+    bool pflag = false;
+    const char *source = NULL;
+    int pattern = 0xcd, c, ret, zflags = 0;
+    int64_t offset, count;
+    g_autofree uint8_t *buf = NULL;
+    double start;
+
+    while ((c = getopt(argc, argv, "bcCfnpP:qs:uz")) != -1) {
+        switch (c) {
+        case 'b':
+            bflag = true;
+            break;
+        case 'c':
+            cflag = true;
+            break;
+        case 'C':
+            Cflag = true;
+            break;
+        case 'f':
+            fflag = true;
+            break;
+        case 'n':
+            nflag = true;
+            break;
+        case 'p':
+            break;      /* 7.2: ignored for backwards compatibility */
+        case 'P':
+            pflag = true;
+            pattern = parse_pattern(optarg);
+            if (pattern < 0) {
+                return false;
+            }
+            break;
+        case 'q':
+            qflag = true;
+            break;
+        case 's':
+            source = optarg;
+            break;
+        case 'u':
+            uflag = true;
+            break;
+        case 'z':
+            zflag = true;
+            break;
+        default:
+            print_usage(argv[0], &write_cmd);
+            return false;
+        }
+    }
+    if (optind != argc - 2) {
+        print_usage(argv[0], &write_cmd);
+        return false;
+    }
+    if (nflag && !zflag) {
+        printf("-n requires -z to be specified\n");
+        return false;
+    }
+    if (uflag && !zflag) {
+        printf("-u requires -z to be specified\n");
+        return false;
+    }
+    if (zflag + pflag + !!source > 1) {
+        printf("Only one of -z, -P, and -s can be specified at the same "
+               "time\n");
+        return false;
+    }
+    offset = cvtnum(argv[optind]);
+    if (offset < 0) {
+        return false;
+    }
+    count = cvtnum(argv[optind + 1]);
+    if (count < 0) {
+        return false;
+    }
+    if (!check_max_length(count, argv[optind + 1], true, nflag)) {
+        return false;
+    }
+    if ((bflag || cflag) && (!check_sector_aligned(offset, "offset") ||
+                             !check_sector_aligned(count, "count"))) {
+        return false;
+    }
+    if (!zflag) {
+        buf = g_malloc(MAX(count, 1));
+        if (source) {
+            if (!fill_from_file(buf, count, source)) {
+                return false;
+            }
+        } else {
+            memset(buf, pattern, count);
+        }
+    }
+    zflags = (uflag ? BDRV_REQ_MAY_UNMAP : 0) |
+             (nflag ? BDRV_REQ_NO_FALLBACK : 0);
+
+    start = now_seconds();
+    if (bflag || (cflag && !zflag)) {
+        /* No VM state and no compressed writes in this implementation. */
+        ret = -ENOTSUP;
+    } else {
+        ret = do_write(bs, offset, count, buf, zflags, zflag, fflag);
+    }
+    if (ret < 0) {
+        printf("write failed: %s\n", strerror(-ret));
+        return false;
+    }
+    start = now_seconds() - start;
+    if (!qflag) {
+        print_report("wrote", start, offset, count, Cflag);
+    }
+    return true;
+}
+
+static const QemuIOCmd write_cmd = {
+    .name = "write", .altname = "w", .cfunc = write_f,
+    .argmin = 2, .argmax = -1, .needs_file = true, .needs_write = true,
+    .args = "[-bcCfnquz] [-P pattern | -s source_file] off len",
+    .oneline = "writes a number of bytes at a specified offset",
+    .help =
+"\n"
+" writes a range of bytes from the given offset\n"
+"\n"
+" Example:\n"
+" 'write 512 1k' - writes 1 kilobyte at 512 bytes into the open file\n"
+"\n"
+" Writes into a segment of the currently open file, using a buffer\n"
+" filled with a set pattern (0xcdcdcdcd).\n"
+" -b, -- write to the VM state rather than the virtual disk\n"
+" -c, -- write compressed data with blk_write_compressed\n"
+" -f, -- use Force Unit Access semantics\n"
+" -n, -- with -z, don't allow slow fallback\n"
+" -p, -- ignored for backwards compatibility\n"
+" -P, -- use different pattern to fill file\n"
+" -s, -- use a pattern file to fill the write buffer\n"
+" -C, -- report statistics in a machine parsable format\n"
+" -q, -- quiet mode, do not show I/O statistics\n"
+" -u, -- with -z, allow unmapping\n"
+" -z, -- write zeroes using blk_co_pwrite_zeroes\n"
+"\n",
+};
+
+/* ---------------------------------------------------------------------
+ * discard
+ */
+
+static const QemuIOCmd discard_cmd;
+
+static bool discard_f(BlockDriverState *bs, int argc, char **argv)
+{
+    bool Cflag = false, qflag = false;
+    int64_t offset, count;
+    double start;
+    int c, ret;
+
+    while ((c = getopt(argc, argv, "Cq")) != -1) {
+        switch (c) {
+        case 'C':
+            Cflag = true;
+            break;
+        case 'q':
+            qflag = true;
+            break;
+        default:
+            print_usage(argv[0], &discard_cmd);
+            return false;
+        }
+    }
+    if (optind != argc - 2) {
+        print_usage(argv[0], &discard_cmd);
+        return false;
+    }
+    offset = cvtnum(argv[optind]);
+    if (offset < 0) {
+        return false;
+    }
+    count = cvtnum(argv[optind + 1]);
+    if (count < 0) {
+        return false;
+    }
+    if (!check_max_length(count, argv[optind + 1], false, false)) {
+        return false;
+    }
+
+    start = now_seconds();
+    ret = check_request(bs, offset, count);
+    if (ret == 0) {
+        Error *err = NULL;
+        ret = bdrv_pdiscard(bs, offset, count, &err);
+        error_free(err);
+    }
+    if (ret < 0) {
+        printf("discard failed: %s\n", strerror(-ret));
+        return false;
+    }
+    start = now_seconds() - start;
+    if (!qflag) {
+        print_report("discard", start, offset, count, Cflag);
+    }
+    return true;
+}
+
+static const QemuIOCmd discard_cmd = {
+    .name = "discard", .altname = "d", .cfunc = discard_f,
+    .argmin = 2, .argmax = -1, .needs_file = true, .needs_write = true,
+    .args = "[-Cq] off len",
+    .oneline = "discards a number of bytes at a specified offset",
+    .help =
+"\n"
+" discards a range of bytes from the given offset\n"
+"\n"
+" Example:\n"
+" 'discard 512 1k' - discards 1 kilobyte from 512 bytes into the file\n"
+"\n"
+" Discards a segment of the currently open file.\n"
+" -C, -- report statistics in a machine parsable format\n"
+" -q, -- quiet mode, do not show I/O statistics\n"
+"\n",
+};
+
+/* ---------------------------------------------------------------------
+ * alloc, map
+ */
+
+/*
+ * Allocation status of the range starting at @offset, clamped to the
+ * image end; *pnum 0 at the end.
+ */
+static int is_allocated(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                        int64_t *pnum)
+{
+    int64_t len = bdrv_getlength(bs);
+    Error *err = NULL;
+    int ret;
+
+    if (len < 0) {
+        return (int)len;
+    }
+    if (offset >= len) {
+        *pnum = 0;
+        return 0;
+    }
+    bytes = MIN(bytes, len - offset);
+    ret = bdrv_is_allocated(bs, offset, bytes, pnum, &err);
+    error_free(err);
+    if (ret >= 0 && (*pnum <= 0 || *pnum > bytes)) {
+        return -EIO;    /* a block layer answer we cannot make progress on */
+    }
+    return ret;
+}
+
+static bool alloc_f(BlockDriverState *bs, int argc, char **argv)
+{
+    int64_t offset, count = SECTOR_SIZE, remaining, sum = 0;
+    char sbuf[64];
+
+    offset = cvtnum(argv[1]);
+    if (offset < 0) {
+        return false;
+    }
+    if (argc == 3) {
+        count = cvtnum(argv[2]);
+        if (count < 0) {
+            return false;
+        }
+    }
+    remaining = count;
+    while (remaining) {
+        int64_t num;
+        int ret = is_allocated(bs, offset + (count - remaining), remaining,
+                               &num);
+        if (ret < 0) {
+            printf("is_allocated failed: %s\n", strerror(-ret));
+            return false;
+        }
+        if (!num) {
+            break;
+        }
+        if (ret) {
+            sum += num;
+        }
+        remaining -= num;
+    }
+    cvtstr(offset, sbuf, sizeof(sbuf));
+    printf("%" PRId64 "/%" PRId64 " bytes allocated at offset %s\n",
+           sum, count - remaining, sbuf);
+    return true;
+}
+
+static bool map_f(BlockDriverState *bs, int argc, char **argv)
+{
+    int64_t len = bdrv_getlength(bs), offset = 0;
+
+    if (len < 0) {
+        printf("could not get image length: %s\n", strerror((int)-len));
+        return false;
+    }
+    while (offset < len) {
+        int64_t num, start = offset, run = 0;
+        int first = -1;
+        char nbuf[64], obuf[64];
+
+        /* Neighbouring answers with the same status make one line. */
+        while (offset < len) {
+            int ret = is_allocated(bs, offset, len - offset, &num);
+            if (ret < 0) {
+                printf("Failed to get allocation status: %s\n",
+                       strerror(-ret));
+                return false;
+            }
+            if (first >= 0 && !!ret != first) {
+                break;
+            }
+            first = !!ret;
+            run += num;
+            offset += num;
+        }
+        cvtstr(run, nbuf, sizeof(nbuf));
+        cvtstr(start, obuf, sizeof(obuf));
+        printf("%s (0x%" PRIx64 ") bytes %s allocated at offset %s "
+               "(0x%" PRIx64 ")\n", nbuf, (uint64_t)run,
+               first ? "   " : "not", obuf, (uint64_t)start);
+    }
+    return true;
+}
+
+/* ---------------------------------------------------------------------
+ * truncate, length, info, flush
+ */
+
+static const QemuIOCmd truncate_cmd;
+
+static bool truncate_f(BlockDriverState *bs, int argc, char **argv)
+{
+    Error *err = NULL;
+    int64_t size;
+    int c;
+
+    while ((c = getopt(argc, argv, "m:")) != -1) {
+        switch (c) {
+        case 'm':
+            /*
+             * Preallocation changes how the host file is filled, not
+             * what the guest reads; we accept the modes raw accepts.
+             */
+            if (!strcmp(optarg, "metadata")) {
+                error_report("Unsupported preallocation mode: %s", optarg);
+                return false;
+            }
+            if (strcmp(optarg, "off") && strcmp(optarg, "full") &&
+                strcmp(optarg, "falloc")) {
+                error_report("Invalid preallocation mode '%s'", optarg);
+                return false;
+            }
+            break;
+        default:
+            print_usage(argv[0], &truncate_cmd);
+            return false;
+        }
+    }
+    if (optind != argc - 1) {
+        print_usage(argv[0], &truncate_cmd);
+        return false;
+    }
+    size = cvtnum(argv[optind]);
+    if (size < 0) {
+        return false;
+    }
+    if (bdrv_truncate(bs, size, &err) < 0) {
+        error_report_err(err);
+        return false;
+    }
+    return true;
+}
+
+static const QemuIOCmd truncate_cmd = {
+    .name = "truncate", .altname = "t", .cfunc = truncate_f,
+    .argmin = 1, .argmax = 3, .needs_file = true, .needs_write = true,
+    .args = "[-m prealloc_mode] off",
+    .oneline = "truncates the current file at the given offset",
+};
+
+static bool length_f(BlockDriverState *bs, int argc, char **argv)
+{
+    int64_t len = bdrv_getlength(bs);
+    char sbuf[64];
+
+    if (len < 0) {
+        printf("getlength: %s\n", strerror((int)-len));
+        return false;
+    }
+    cvtstr(len, sbuf, sizeof(sbuf));
+    printf("%s\n", sbuf);
+    return true;
+}
+
+/*
+ * Where qcow2 keeps the VM state: right after the guest data, at the
+ * first L1 entry the disk does not need.
+ */
+static int64_t vm_state_offset(const ImageInfo *info)
+{
+    const ImageInfoSpecific *spec = info->format_specific;
+    int64_t entries, span;
+
+    if (!info->has_cluster_size || info->cluster_size <= 0 || !spec ||
+        spec->type != IMAGE_INFO_SPECIFIC_KIND_QCOW2) {
+        return 0;
+    }
+    entries = info->cluster_size /
+              (spec->u.qcow2.data->extended_l2 ? 16 : 8);
+    span = info->cluster_size * entries;
+    return DIV_ROUND_UP(info->virtual_size, span) * span;
+}
+
+static bool info_f(BlockDriverState *bs, int argc, char **argv)
+{
+    g_autoptr(ImageInfo) info = NULL;
+    char cbuf[64], vbuf[64];
+    Error *err = NULL;
+
+    info = bdrv_query_image_info(bs, &err);
+    if (!info) {
+        error_report_err(err);
+        return false;
+    }
+    cvtstr(info->has_cluster_size ? info->cluster_size : 0, cbuf,
+           sizeof(cbuf));
+    cvtstr(vm_state_offset(info), vbuf, sizeof(vbuf));
+    printf("format name: %s\n", info->format);
+    printf("cluster size: %s\n", cbuf);
+    printf("vm state offset: %s\n", vbuf);
+    if (info->format_specific &&
+        info->format_specific->type == IMAGE_INFO_SPECIFIC_KIND_QCOW2) {
+        g_autoptr(GString) out = g_string_new("Format specific "
+                                              "information:\n");
+        g_autoptr(QapiEmitter) e = qapi_human_emitter_new_gstring(out, 1);
+
+        qapi_emit_ImageInfoSpecificQCow2(e,
+                                         info->format_specific->u.qcow2.data);
+        g_clear_pointer(&e, qapi_emitter_free);
+        fputs(out->str, stdout);
+    }
+    return true;
+}
+
+static bool flush_f(BlockDriverState *bs, int argc, char **argv)
+{
+    Error *err = NULL;
+
+    if (bdrv_flush(bs, &err) < 0) {
+        error_report_err(err);
+        return false;
+    }
+    return true;
+}
+
+/* ---------------------------------------------------------------------
+ * open, close
+ */
+
+static const QemuIOCmd open_cmd;
+
+bool qemuio_check_cache_mode(const char *mode)
+{
+    static const char *const modes[] = {
+        "none", "off", "writeback", "writethrough", "directsync", "unsafe",
+    };
+
+    for (size_t i = 0; i < ARRAY_SIZE(modes); i++) {
+        if (!strcmp(mode, modes[i])) {
+            return true;
+        }
+    }
+    error_report("Invalid cache option: %s", mode);
+    return false;
+}
+
+bool qemuio_check_discard_mode(const char *mode)
+{
+    if (!strcmp(mode, "off") || !strcmp(mode, "ignore") ||
+        !strcmp(mode, "on") || !strcmp(mode, "unmap")) {
+        return true;
+    }
+    error_report("Invalid discard option: %s", mode);
+    return false;
+}
+
+bool qemuio_check_aio_mode(const char *mode)
+{
+    if (!strcmp(mode, "threads") || !strcmp(mode, "native") ||
+        !strcmp(mode, "io_uring")) {
+        return true;
+    }
+    error_report("Invalid aio option: %s", mode);
+    return false;
+}
+
+bool qemuio_parse_keyval(QDict *dict, const char *str)
+{
+    const char *p = str;
+
+    while (*p) {
+        g_autoptr(GString) key = g_string_new(NULL);
+        g_autoptr(GString) val = g_string_new(NULL);
+        GString *cur = key;
+        bool seen_eq = false;
+
+        for (; *p; p++) {
+            if (*p == ',') {
+                if (p[1] != ',') {
+                    p++;
+                    break;
+                }
+                p++;
+            } else if (*p == '=' && !seen_eq) {
+                seen_eq = true;
+                cur = val;
+                continue;
+            }
+            g_string_append_c(cur, *p);
+        }
+        if (!seen_eq) {
+            /* 7.2 still takes "name" as "name=on", with a warning. */
+            warn_report("short-form boolean option '%s' deprecated",
+                        key->str);
+            error_printf("Please use %s=on instead\n", key->str);
+            g_string_assign(val, "on");
+        }
+        qdict_put_str(dict, key->str, val->str);
+    }
+    return true;
+}
+
+static bool has_any_key(QDict *d, const char *const *keys)
+{
+    for (; *keys; keys++) {
+        if (d && qdict_haskey(d, *keys)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+int qemuio_open(const char *name, QemuIOOpenOpts *o)
+{
+    static const char *const driver_keys[] = { "driver", NULL };
+    static const char *const file_keys[] = {
+        "file", "file.filename", "filename", NULL,
+    };
+    g_autoptr(QDict) opts = g_steal_pointer(&o->options);
+    bool probed = !o->fmt && !has_any_key(opts, driver_keys);
+    Error *err = NULL;
+
+    if (qemuio_bs) {
+        error_report("file open already, try 'help close'");
+        return -1;
+    }
+    if (!name && !has_any_key(opts, file_keys)) {
+        error_report("can't open: %s", has_any_key(opts, driver_keys)
+                     ? "A block device must be specified for \"file\""
+                     : "Must specify either driver or file");
+        return -1;
+    }
+    if ((o->flags & BDRV_O_FORCE_SHARE) && (o->flags & BDRV_O_RDWR)) {
+        error_setg(&err, "force-share=on can only be used with read-only "
+                   "images");
+    } else {
+        qemuio_bs = bdrv_open(name, o->fmt, g_steal_pointer(&opts),
+                              o->flags, &err);
+    }
+    if (!qemuio_bs) {
+        if (name) {
+            error_report("can't open device %s: %s", name,
+                         error_get_pretty(err));
+        } else {
+            error_report("can't open: %s", error_get_pretty(err));
+        }
+        error_free(err);
+        return -1;
+    }
+    qemuio_flags = o->flags;
+    if (probed && (o->flags & BDRV_O_RDWR) &&
+        !strcmp(bdrv_get_format_name(qemuio_bs), "raw")) {
+        error_printf("WARNING: Image format was not specified for '%s' and "
+                     "probing guessed raw.\n"
+                     "         Automatically detecting the format is "
+                     "dangerous for raw images, write operations on block "
+                     "0 will be restricted.\n"
+                     "         Specify the 'raw' format explicitly to "
+                     "remove the restrictions.\n",
+                     bdrv_get_filename(qemuio_bs));
+    }
+    return 0;
+}
+
+void qemuio_close(void)
+{
+    BlockDriverState *bs = g_steal_pointer(&qemuio_bs);
+    Error *err = NULL;
+
+    if (!bs) {
+        return;
+    }
+    if (bdrv_flush(bs, &err) < 0) {
+        error_report_err(err);
+    }
+    bdrv_unref(bs);
+}
+
+static bool open_f(BlockDriverState *bs, int argc, char **argv)
+{
+    QemuIOOpenOpts o = { .flags = BDRV_O_RDWR };
+    g_autoptr(QDict) opts = qdict_new();
+    int c;
+
+    while ((c = getopt(argc, argv, "snCrkt:d:o:Ui:")) != -1) {
+        switch (c) {
+        case 's':
+            error_report("Snapshot mode (-s) is not supported by this "
+                         "qemu-io");
+            return false;
+        case 'n':
+        case 'C':
+        case 'k':
+            /* Host cache, copy-on-read and AIO do not change results. */
+            break;
+        case 'r':
+            o.flags &= ~BDRV_O_RDWR;
+            break;
+        case 'U':
+            o.flags |= BDRV_O_FORCE_SHARE;
+            break;
+        case 't':
+            if (!qemuio_check_cache_mode(optarg)) {
+                return false;
+            }
+            break;
+        case 'd':
+            if (!qemuio_check_discard_mode(optarg)) {
+                return false;
+            }
+            break;
+        case 'i':
+            if (!qemuio_check_aio_mode(optarg)) {
+                return false;
+            }
+            break;
+        case 'o':
+            qemuio_parse_keyval(opts, optarg);
+            break;
+        default:
+            print_usage(argv[0], &open_cmd);
+            return false;
+        }
+    }
+    if (optind == argc - 1) {
+        o.options = qdict_size(opts) ? g_steal_pointer(&opts) : NULL;
+        return qemuio_open(argv[optind], &o) == 0;
+    }
+    if (optind == argc && qdict_size(opts)) {
+        o.options = g_steal_pointer(&opts);
+        return qemuio_open(NULL, &o) == 0;
+    }
+    print_usage(argv[0], &open_cmd);
+    return false;
+}
+
+static const QemuIOCmd open_cmd = {
+    .name = "open", .altname = "o", .cfunc = open_f,
+    .argmin = 1, .argmax = -1,
+    .args = "[-rsCnkU] [-t cache] [-d discard] [-o options] [path]",
+    .oneline = "open the file specified by path",
+    .help =
+"\n"
+" opens a new file in the requested mode\n"
+"\n"
+" Example:\n"
+" 'open -n -o driver=raw /tmp/data' - opens raw data file read-write, "
+"uncached\n"
+"\n"
+" Opens a file for subsequent use by all of the other qemu-io commands.\n"
+" -r, -- open file read-only\n"
+" -s, -- use snapshot file\n"
+" -C, -- use copy-on-read\n"
+" -n, -- disable host cache, short for -t none\n"
+" -U, -- force shared permissions\n"
+" -k, -- use kernel AIO implementation (Linux only, prefer use of -i)\n"
+" -i, -- use AIO mode (threads, native or io_uring)\n"
+" -t, -- use the given cache mode for the image\n"
+" -d, -- use the given discard mode for the image\n"
+" -o, -- options to be given to the block driver\n",
+};
+
+static bool close_f(BlockDriverState *bs, int argc, char **argv)
+{
+    qemuio_close();
+    return true;
+}
+
+/* ---------------------------------------------------------------------
+ * abort, sigraise, sleep, quit, help
+ */
+
+static bool abort_f(BlockDriverState *bs, int argc, char **argv)
+{
+    /* On purpose: buffered output and unwritten metadata are lost. */
+    abort();
+}
+
+static bool sigraise_f(BlockDriverState *bs, int argc, char **argv)
+{
+    int64_t sig = cvtnum(argv[1]);
+
+    if (sig < 0) {
+        return false;
+    }
+    if (sig > NSIG) {
+        printf("signal argument '%s' is too large to be a valid signal\n",
+               argv[1]);
+        return false;
+    }
+    /* What was printed so far must survive a fatal signal. */
+    fflush(stdout);
+    fflush(stderr);
+    raise((int)sig);
+    return true;
+}
+
+static bool sleep_f(BlockDriverState *bs, int argc, char **argv)
+{
+    int64_t ms = cvtnum(argv[1]);
+
+    if (ms < 0) {
+        return false;
+    }
+    g_usleep(ms * 1000);
+    return true;
+}
+
+static bool quit_f(BlockDriverState *bs, int argc, char **argv)
+{
+    quit_requested = true;
+    return true;
+}
+
+static bool help_f(BlockDriverState *bs, int argc, char **argv);
+
+/* Sorted by name: `help` lists them in this order. */
+static const QemuIOCmd *const cmdtab[] = {
+    &(const QemuIOCmd) {
+        .name = "abort", .cfunc = abort_f,
+        .oneline = "simulate a program crash using abort(3)",
+    },
+    &(const QemuIOCmd) {
+        .name = "alloc", .altname = "a", .cfunc = alloc_f,
+        .argmin = 1, .argmax = 2, .needs_file = true,
+        .args = "offset [count]",
+        .oneline = "checks if offset is allocated in the file",
+    },
+    &(const QemuIOCmd) {
+        .name = "close", .altname = "c", .cfunc = close_f,
+        .needs_file = true,
+        .oneline = "close the current open file",
+    },
+    &discard_cmd,
+    &(const QemuIOCmd) {
+        .name = "flush", .altname = "f", .cfunc = flush_f,
+        .needs_file = true,
+        .oneline = "flush all in-core file state to disk",
+    },
+    &(const QemuIOCmd) {
+        .name = "help", .altname = "?", .cfunc = help_f,
+        .argmin = 0, .argmax = 1,
+        .args = "[command]",
+        .oneline = "help for one or all commands",
+    },
+    &(const QemuIOCmd) {
+        .name = "info", .altname = "i", .cfunc = info_f,
+        .needs_file = true,
+        .oneline = "prints information about the current file",
+    },
+    &(const QemuIOCmd) {
+        .name = "length", .altname = "l", .cfunc = length_f,
+        .needs_file = true,
+        .oneline = "gets the length of the current file",
+    },
+    &(const QemuIOCmd) {
+        .name = "map", .cfunc = map_f,
+        .needs_file = true,
+        .args = "",
+        .oneline = "prints the allocated areas of a file",
+    },
+    &open_cmd,
+    &(const QemuIOCmd) {
+        .name = "quit", .altname = "q", .cfunc = quit_f,
+        .argmin = 0, .argmax = -1,
+        .oneline = "exit the program",
+    },
+    &read_cmd,
+    &(const QemuIOCmd) {
+        .name = "sigraise", .cfunc = sigraise_f,
+        .argmin = 1, .argmax = 1,
+        .args = "signal",
+        .oneline = "raises a signal",
+        .help =
+"\n"
+" raises the given signal\n"
+"\n"
+" Example:\n"
+" 'sigraise 15' - raises SIGTERM\n"
+"\n"
+" Invokes raise(signal), where \"signal\" is the mandatory integer argument\n"
+" given to sigraise.\n"
+"\n",
+    },
+    &(const QemuIOCmd) {
+        .name = "sleep", .cfunc = sleep_f,
+        .argmin = 1, .argmax = 1,
+        .oneline = "waits for the given value in milliseconds",
+    },
+    &truncate_cmd,
+    &write_cmd,
+};
+
+static const QemuIOCmd *find_command(const char *name)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(cmdtab); i++) {
+        if (!strcmp(name, cmdtab[i]->name) ||
+            (cmdtab[i]->altname && !strcmp(name, cmdtab[i]->altname))) {
+            return cmdtab[i];
+        }
+    }
+    return NULL;
+}
+
+static bool help_f(BlockDriverState *bs, int argc, char **argv)
+{
+    const QemuIOCmd *ct;
+
+    if (argc == 1) {
+        for (size_t i = 0; i < ARRAY_SIZE(cmdtab); i++) {
+            print_usage(cmdtab[i]->name, cmdtab[i]);
+        }
+        printf("\nUse 'help commandname' for extended help.\n");
+        return true;
+    }
+    ct = find_command(argv[1]);
+    if (!ct) {
+        printf("command %s not found\n", argv[1]);
+        return false;
+    }
+    print_usage(argv[1], ct);
+    if (ct->help) {
+        fputs(ct->help, stdout);
+    }
+    return true;
+}
+
+/* ---------------------------------------------------------------------
+ * Dispatch
+ */
+
+static bool check_argc(const QemuIOCmd *ct, const char *name, int nargs)
+{
+    if (nargs >= ct->argmin && (ct->argmax < 0 || nargs <= ct->argmax)) {
+        return true;
+    }
+    if (ct->argmax < 0) {
+        fprintf(stderr, "bad argument count %d to %s, expected at least %d "
+                "arguments\n", nargs, name, ct->argmin);
+    } else if (ct->argmin == ct->argmax) {
+        fprintf(stderr, "bad argument count %d to %s, expected %d "
+                "arguments\n", nargs, name, ct->argmin);
+    } else {
+        fprintf(stderr, "bad argument count %d to %s, expected between %d "
+                "and %d arguments\n", nargs, name, ct->argmin, ct->argmax);
+    }
+    return false;
+}
+
+bool qemuio_command(const char *line)
+{
+    g_autoptr(GPtrArray) args = g_ptr_array_new_with_free_func(g_free);
+    g_auto(GStrv) words = g_strsplit(line, " ", -1);
+    const QemuIOCmd *ct;
+    char **argv;
+
+    /* Words are separated by spaces; runs of spaces make no words. */
+    for (char **w = words; *w; w++) {
+        if (**w) {
+            g_ptr_array_add(args, g_strdup(*w));
+        }
+    }
+    if (!args->len) {
+        return true;
+    }
+    g_ptr_array_add(args, NULL);
+    argv = (char **)args->pdata;
+
+    ct = find_command(argv[0]);
+    if (!ct) {
+        fprintf(stderr, "command \"%s\" not found\n", argv[0]);
+        return false;
+    }
+    if (ct->needs_file && !qemuio_bs) {
+        fprintf(stderr, "no file open, try 'help open'\n");
+        return false;
+    }
+    if (!check_argc(ct, argv[0], (int)args->len - 2)) {
+        return false;
+    }
+    if (ct->needs_write && !(qemuio_flags & BDRV_O_RDWR)) {
+        error_report("Block node is read-only");
+        return false;
+    }
+    optind = 0;     /* glibc: a fresh getopt scan for every command */
+    return ct->cfunc(qemuio_bs, (int)args->len - 1, argv);
+}
+
+bool qemuio_quit_requested(void)
+{
+    return quit_requested;
+}
