@@ -152,13 +152,15 @@ static int write_reftable_entry(BlockDriverState *bs, uint64_t rt,
 }
 
 /*
- * Moves the refcount table so that it has an entry for @cluster, which
- * lies past what the table covers (so it and all after it are free).
- * The new refcount blocks and the table go at @cluster and count
- * themselves; the header switches to the new table in one write, and
- * only then is the old table freed.
+ * Moves the refcount table so that it has entries from @first_rt (the
+ * first index past its end) on.  The new refcount blocks and the table
+ * go at @place_at (past what the old table covers, so it and all after
+ * it are free) and count themselves; the blocks also cover everything
+ * from @first_rt on that lies before them.  The header switches to the
+ * new table in one write, and only then is the old table freed.
  */
-static int grow_reftable(BlockDriverState *bs, uint64_t cluster, Error **errp)
+static int grow_reftable(BlockDriverState *bs, uint64_t first_rt,
+                         uint64_t place_at, Error **errp)
 {
     BDRVQcow2State *s = bs->opaque;
     uint64_t per = qcow2_refblock_entries(s);
@@ -171,10 +173,10 @@ static int grow_reftable(BlockDriverState *bs, uint64_t cluster, Error **errp)
     g_autofree uint8_t *table = NULL;
     g_autofree uint64_t *new_table = NULL;
     uint8_t hdr[12];
-    uint64_t end, first_rt, table_cluster;
+    uint64_t end, table_cluster;
     int ret;
 
-    g_assert(cluster / per >= old_size);
+    g_assert(first_rt >= old_size && place_at >= first_rt * per);
     /*
      * Fixed point (the counts only grow): the blocks count themselves
      * and the table, and the table has an entry for every block.
@@ -182,8 +184,8 @@ static int grow_reftable(BlockDriverState *bs, uint64_t cluster, Error **errp)
     for (;;) {
         uint64_t blocks, tclusters;
 
-        end = cluster + nb_blocks + table_clusters;
-        blocks = (end - 1) / per - cluster / per + 1;
+        end = place_at + nb_blocks + table_clusters;
+        blocks = (end - 1) / per - first_rt + 1;
         new_size = MAX(old_size, (end - 1) / per + 1);
         tclusters = DIV_ROUND_UP(new_size, entries_per_cluster);
         if (blocks == nb_blocks && tclusters == table_clusters) {
@@ -204,23 +206,23 @@ static int grow_reftable(BlockDriverState *bs, uint64_t cluster, Error **errp)
 
     /* The new blocks, each counting the new clusters it covers. */
     blk = g_malloc(s->cluster_size);
-    first_rt = cluster / per;
     for (uint64_t i = 0; i < nb_blocks; i++) {
         uint64_t rt = first_rt + i;
-        uint64_t lo = MAX(cluster, rt * per), hi = MIN(end, (rt + 1) * per);
+        uint64_t lo = MAX(place_at, rt * per);
+        uint64_t hi = MIN(end, (rt + 1) * per);
 
         memset(blk, 0, s->cluster_size);
         for (uint64_t k = lo; k < hi; k++) {
             qcow2_refblock_set(s, blk, k % per, 1);
         }
-        new_table[rt] = (cluster + i) << s->cluster_bits;
+        new_table[rt] = (place_at + i) << s->cluster_bits;
         ret = bdrv_file_pwrite(bs->file, new_table[rt], s->cluster_size,
                                blk, errp);
         if (ret < 0) {
             return ret;
         }
     }
-    table_cluster = cluster + nb_blocks;
+    table_cluster = place_at + nb_blocks;
     table = g_malloc0(table_clusters * s->cluster_size);
     for (uint64_t i = 0; i < new_size; i++) {
         stq_be_p(table + i * REFTABLE_ENTRY_SIZE, new_table[i]);
@@ -247,53 +249,15 @@ static int grow_reftable(BlockDriverState *bs, uint64_t cluster, Error **errp)
                                errp);
 }
 
-/*
- * Gives the (free) @cluster a refcount block if its range has none: the
- * new block is @cluster itself and counts itself.  Returns 1 when it
- * created one (so @cluster is now taken), 0 when there was one.
- */
-static int ensure_refblock(BlockDriverState *bs, uint64_t cluster,
-                           Error **errp)
-{
-    BDRVQcow2State *s = bs->opaque;
-    uint64_t per = qcow2_refblock_entries(s);
-    uint64_t rt = cluster / per;
-    g_autofree uint8_t *blk = NULL;
-    int ret;
-
-    if (rt >= s->refcount_table_size) {
-        ret = grow_reftable(bs, cluster, errp);
-        return ret < 0 ? ret : 1;
-    }
-    if (s->refcount_table[rt] & REFT_OFFSET_MASK) {
-        return 0;
-    }
-    blk = g_malloc0(s->cluster_size);
-    qcow2_refblock_set(s, blk, cluster % per, 1);
-    ret = bdrv_file_pwrite(bs->file, cluster << s->cluster_bits,
-                           s->cluster_size, blk, errp);
-    if (ret < 0) {
-        return ret;
-    }
-    s->refcount_table[rt] = cluster << s->cluster_bits;
-    ret = write_reftable_entry(bs, rt, errp);
-    if (ret < 0) {
-        s->refcount_table[rt] = 0;
-        return ret;
-    }
-    return 1;
-}
-
 /* First run of @n clusters with refcount 0, searched from the hint. */
 static int64_t find_free_run(BlockDriverState *bs, uint64_t n,
-                             bool *skipped_free, Error **errp)
+                             Error **errp)
 {
     BDRVQcow2State *s = bs->opaque;
     uint64_t per = qcow2_refblock_entries(s);
     uint64_t limit = QCOW2_MAX_HOST_OFFSET >> s->cluster_bits;
     uint64_t k = s->free_cluster_index, run = 0;
 
-    *skipped_free = false;
     while (k < limit) {
         uint8_t *blk;
         int ret = load_refblock(bs, k / per, &blk, errp);
@@ -313,7 +277,6 @@ static int64_t find_free_run(BlockDriverState *bs, uint64_t n,
         }
         for (uint64_t i = k % per; i < per && k < limit; i++, k++) {
             if (qcow2_refblock_get(s, blk, i)) {
-                *skipped_free |= run > 0;
                 run = 0;
             } else if (++run == n) {
                 return k + 1 - n;
@@ -325,9 +288,13 @@ static int64_t find_free_run(BlockDriverState *bs, uint64_t n,
     return -ENOSPC;
 }
 
-/* Adds @addend to the refcounts of clusters [first, last] (blocks exist). */
+/*
+ * Adds @addend to the refcounts of clusters [first, last] (blocks exist).
+ * With @punch, clusters that become free are discarded in the file too.
+ */
 static int change_refcounts(BlockDriverState *bs, uint64_t first,
-                            uint64_t last, int64_t addend, Error **errp)
+                            uint64_t last, int64_t addend, bool punch,
+                            Error **errp)
 {
     BDRVQcow2State *s = bs->opaque;
     uint64_t per = qcow2_refblock_entries(s);
@@ -381,9 +348,99 @@ static int change_refcounts(BlockDriverState *bs, uint64_t first,
         if (ret < 0) {
             return ret;
         }
+        for (uint64_t i = k; punch && i <= stop; i++) {
+            uint64_t run = 0;
+
+            while (i + run <= stop &&
+                   !qcow2_refblock_get(s, blk, (i + run) % per)) {
+                run++;
+            }
+            if (run) {
+                /* Only advice: a failure leaves zeros or old data behind */
+                bdrv_file_pdiscard(bs->file, i << s->cluster_bits,
+                                   run << s->cluster_bits, NULL);
+                i += run - 1;
+            }
+        }
         k = stop + 1;
     }
     return 0;
+}
+
+/* First cluster at or after @from with refcount 0. */
+static int64_t find_free_from(BlockDriverState *bs, uint64_t from,
+                              Error **errp)
+{
+    BDRVQcow2State *s = bs->opaque;
+    uint64_t saved = s->free_cluster_index;
+    int64_t k;
+
+    s->free_cluster_index = from;
+    k = find_free_run(bs, 1, errp);
+    s->free_cluster_index = saved;
+    return k;
+}
+
+/*
+ * Gives reftable index @rt a refcount block, at the first free cluster
+ * from @from on (after the run that needs it, where 7.2 puts it too).
+ * A block inside its own range counts itself; one outside is counted by
+ * the block of its range, created first if need be.
+ */
+static int create_refblock(BlockDriverState *bs, uint64_t rt, uint64_t from,
+                           Error **errp)
+{
+    BDRVQcow2State *s = bs->opaque;
+    uint64_t per = qcow2_refblock_entries(s);
+    g_autofree uint8_t *blk = g_malloc0(s->cluster_size);
+
+    for (;;) {
+        int64_t p = find_free_from(bs, from, errp);
+        uint64_t prt;
+        int ret;
+
+        if (p < 0) {
+            return p;
+        }
+        prt = p / per;
+        if (prt >= s->refcount_table_size) {
+            /* Past the table: a new one, its blocks from @rt if past too */
+            bool covers = rt >= s->refcount_table_size;
+            ret = grow_reftable(bs, covers ? rt : prt, p, errp);
+            if (ret < 0 || covers) {
+                return ret;
+            }
+            continue;
+        }
+        if (prt != rt && !s->refcount_table[prt]) {
+            /* That range needs a block first; it counts itself. */
+            ret = create_refblock(bs, prt, p, errp);
+            if (ret < 0) {
+                return ret;
+            }
+            continue;
+        }
+        if (prt == rt) {
+            qcow2_refblock_set(s, blk, p % per, 1);
+        }
+        ret = bdrv_file_pwrite(bs->file, (uint64_t)p << s->cluster_bits,
+                               s->cluster_size, blk, errp);
+        if (ret < 0) {
+            return ret;
+        }
+        if (prt != rt) {
+            ret = change_refcounts(bs, p, p, 1, false, errp);
+            if (ret < 0) {
+                return ret;
+            }
+        }
+        s->refcount_table[rt] = (uint64_t)p << s->cluster_bits;
+        ret = write_reftable_entry(bs, rt, errp);
+        if (ret < 0) {
+            s->refcount_table[rt] = 0;
+        }
+        return ret;
+    }
 }
 
 int64_t qcow2_alloc_clusters(BlockDriverState *bs, uint64_t size,
@@ -393,40 +450,38 @@ int64_t qcow2_alloc_clusters(BlockDriverState *bs, uint64_t size,
     uint64_t per = qcow2_refblock_entries(s);
     uint64_t n = size_to_clusters(s, size);
     int64_t start;
-    bool skipped;
     int ret;
 
     g_assert(s->refcount_table);
     if (!n) {
         return 0;
     }
-retry:
-    start = find_free_run(bs, n, &skipped, errp);
+    start = find_free_run(bs, n, errp);
     if (start < 0) {
         return start;
     }
-    /* Every cluster of the run needs a block to count it. */
-    for (uint64_t k = start; k < start + n; k = (k / per + 1) * per) {
-        ret = ensure_refblock(bs, k, errp);
+    /* Past the run even when the search skipped free clusters: as 7.2. */
+    s->free_cluster_index = start + n;
+    /* Ranges of the run without a block get one, after the run. */
+    for (uint64_t rt = start / per; rt <= (start + n - 1) / per; rt++) {
+        if (rt < s->refcount_table_size && s->refcount_table[rt]) {
+            continue;
+        }
+        ret = create_refblock(bs, rt, start + n, errp);
         if (ret < 0) {
             return ret;
         }
-        if (ret > 0) {
-            goto retry;         /* a new block took a cluster of the run */
-        }
     }
-    ret = change_refcounts(bs, start, start + n - 1, 1, errp);
+    ret = change_refcounts(bs, start, start + n - 1, 1, false, errp);
     if (ret < 0) {
         return ret;
-    }
-    if (!skipped && (uint64_t)start >= s->free_cluster_index) {
-        s->free_cluster_index = start + n;
     }
     return start << s->cluster_bits;
 }
 
-int qcow2_update_refcount(BlockDriverState *bs, uint64_t offset,
-                          uint64_t length, int64_t addend, Error **errp)
+static int update_refcount(BlockDriverState *bs, uint64_t offset,
+                           uint64_t length, int64_t addend, bool punch,
+                           Error **errp)
 {
     BDRVQcow2State *s = bs->opaque;
 
@@ -441,17 +496,29 @@ int qcow2_update_refcount(BlockDriverState *bs, uint64_t offset,
     }
     return change_refcounts(bs, offset >> s->cluster_bits,
                             (offset + length - 1) >> s->cluster_bits, addend,
-                            errp);
+                            punch, errp);
+}
+
+int qcow2_update_refcount(BlockDriverState *bs, uint64_t offset,
+                          uint64_t length, int64_t addend, Error **errp)
+{
+    return update_refcount(bs, offset, length, addend, false, errp);
 }
 
 int qcow2_free_clusters(BlockDriverState *bs, uint64_t offset,
                         uint64_t length, Error **errp)
 {
-    return qcow2_update_refcount(bs, offset, length, -1, errp);
+    return update_refcount(bs, offset, length, -1, false, errp);
 }
 
-int qcow2_free_l2_entry_clusters(BlockDriverState *bs, uint64_t l2_entry,
-                                 Error **errp)
+int qcow2_discard_clusters(BlockDriverState *bs, uint64_t offset,
+                           uint64_t length, Error **errp)
+{
+    return update_refcount(bs, offset, length, -1, true, errp);
+}
+
+static int free_l2_entry(BlockDriverState *bs, uint64_t l2_entry, bool punch,
+                         Error **errp)
 {
     BDRVQcow2State *s = bs->opaque;
 
@@ -461,15 +528,36 @@ int qcow2_free_l2_entry_clusters(BlockDriverState *bs, uint64_t l2_entry,
         uint64_t start = QEMU_ALIGN_DOWN(coffset,
                                          QCOW2_COMPRESSED_SECTOR_SIZE);
 
-        return qcow2_free_clusters(bs, start,
-                                   sectors * QCOW2_COMPRESSED_SECTOR_SIZE,
-                                   errp);
+        return update_refcount(bs, start,
+                               sectors * QCOW2_COMPRESSED_SECTOR_SIZE, -1,
+                               punch, errp);
     }
-    if (has_data_file(s) || !(l2_entry & L2E_OFFSET_MASK)) {
-        return 0;   /* external data is not refcounted */
+    if (has_data_file(s)) {
+        /* External data is not refcounted, but it can be discarded. */
+        if (punch && ((l2_entry & L2E_OFFSET_MASK) ||
+                      (l2_entry & QCOW_OFLAG_COPIED))) {
+            bdrv_file_pdiscard(s->data_file, l2_entry & L2E_OFFSET_MASK,
+                               s->cluster_size, NULL);
+        }
+        return 0;
     }
-    return qcow2_free_clusters(bs, l2_entry & L2E_OFFSET_MASK,
-                               s->cluster_size, errp);
+    if (!(l2_entry & L2E_OFFSET_MASK)) {
+        return 0;
+    }
+    return update_refcount(bs, l2_entry & L2E_OFFSET_MASK, s->cluster_size,
+                           -1, punch, errp);
+}
+
+int qcow2_free_l2_entry_clusters(BlockDriverState *bs, uint64_t l2_entry,
+                                 Error **errp)
+{
+    return free_l2_entry(bs, l2_entry, false, errp);
+}
+
+int qcow2_discard_l2_entry_clusters(BlockDriverState *bs, uint64_t l2_entry,
+                                    Error **errp)
+{
+    return free_l2_entry(bs, l2_entry, true, errp);
 }
 
 int qcow2_write_l1_entry(BlockDriverState *bs, uint64_t index, Error **errp)

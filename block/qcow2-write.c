@@ -259,7 +259,7 @@ static int write_in_cluster(BlockDriverState *bs, uint64_t offset,
     uint64_t in = offset - cluster_start;
     uint64_t index = offset_to_l2_index(s, offset);
     uint64_t l2_offset, entry, bitmap, host, new_entry, new_bitmap;
-    uint32_t touched = 0;
+    uint32_t touched = 0, had;
     g_autofree uint8_t *cbuf = NULL;
     const uint8_t *wbuf;
     uint64_t wstart, wlen;
@@ -297,15 +297,28 @@ static int write_in_cluster(BlockDriverState *bs, uint64_t offset,
 
     /*
      * Everything else needs the old content around the write: the
-     * subclusters it touches (extended L2, in place), or the cluster.
+     * subclusters it fills (extended L2: those it touches, and those a
+     * shared or compressed cluster had data for), or the whole cluster.
      */
-    if (in_place) {
-        wstart = in_place && has_subclusters(s)
-                 ? (uint64_t)__builtin_ctz(touched) << s->subcluster_bits : 0;
-        wlen = has_subclusters(s)
-               ? ((uint64_t)(32 - __builtin_clz(touched)) << s->subcluster_bits) -
-                 wstart
-               : s->cluster_size;
+    had = 0;
+    if (has_subclusters(s) && !in_place) {
+        if (entry & QCOW_OFLAG_COMPRESSED) {
+            had = UINT32_MAX;
+        } else if (host || has_data_file(s)) {
+            had = bitmap & UINT32_MAX;
+        }
+    }
+    if (has_subclusters(s)) {
+        uint32_t span = touched | had;
+
+        if (in_place && !(touched & ~(uint32_t)bitmap)) {
+            /* Every touched subcluster has data already: overwrite. */
+            return bdrv_file_pwrite(s->data_file, host + in, bytes, buf,
+                                    errp);
+        }
+        wstart = (uint64_t)__builtin_ctz(span) << s->subcluster_bits;
+        wlen = ((uint64_t)(32 - __builtin_clz(span)) << s->subcluster_bits) -
+               wstart;
     } else {
         wstart = 0;
         wlen = s->cluster_size;
@@ -347,7 +360,7 @@ static int write_in_cluster(BlockDriverState *bs, uint64_t offset,
             return alloc;
         }
     }
-    ret = bdrv_file_pwrite(s->data_file, alloc, wlen, wbuf, errp);
+    ret = bdrv_file_pwrite(s->data_file, alloc + wstart, wlen, wbuf, errp);
     if (ret < 0) {
         return ret;
     }
@@ -358,14 +371,8 @@ static int write_in_cluster(BlockDriverState *bs, uint64_t offset,
          * Subclusters the old cluster had data for were copied; the
          * others keep their state (zero, or the backing file's).
          */
-        uint32_t had = 0, zero = bitmap >> 32;
+        uint32_t zero = (entry & QCOW_OFLAG_COMPRESSED) ? 0 : bitmap >> 32;
 
-        if (entry & QCOW_OFLAG_COMPRESSED) {
-            had = UINT32_MAX;
-            zero = 0;
-        } else if (host || has_data_file(s)) {
-            had = bitmap & UINT32_MAX;
-        }
         new_bitmap = (uint64_t)(had | touched) |
                      ((uint64_t)(zero & ~(had | touched)) << 32);
     }
@@ -380,6 +387,147 @@ static int write_in_cluster(BlockDriverState *bs, uint64_t offset,
     return 0;
 }
 
+/* Plain data we own: written in place, nothing else to do. */
+static bool plain_in_place(const BDRVQcow2State *s, uint64_t e)
+{
+    return (e & QCOW_OFLAG_COPIED) && !(e & QCOW_OFLAG_COMPRESSED) &&
+           !(e & QCOW_OFLAG_ZERO) &&
+           ((e & L2E_OFFSET_MASK) || has_data_file(s));
+}
+
+/* Zero-allocated and ours: the write fills the rest with zeros in place. */
+static bool zero_in_place(const BDRVQcow2State *s, uint64_t e)
+{
+    return (e & QCOW_OFLAG_COPIED) && (e & QCOW_OFLAG_ZERO) &&
+           !(e & QCOW_OFLAG_COMPRESSED);
+}
+
+/*
+ * Writes the part of [offset, offset + bytes) that lies in one L2 table
+ * and is of one kind: clusters we own that follow each other on the
+ * host (one write), or clusters that all need a new cluster (allocated
+ * as one run, written with their copy-on-write edges in one write, their
+ * entries updated in one write).  *@done gets the bytes written.
+ * Standard L2 entries only; extended L2 goes cluster by cluster.
+ */
+static int write_l2_run(BlockDriverState *bs, uint64_t offset,
+                        uint64_t bytes, const uint8_t *buf, uint64_t *done,
+                        Error **errp)
+{
+    BDRVQcow2State *s = bs->opaque;
+    uint64_t in = offset_into_cluster(s, offset);
+    uint64_t cluster_start = offset - in;
+    uint64_t first = offset_to_l2_index(s, offset);
+    uint64_t nb = MIN(s->l2_size - first, size_to_clusters(s, in + bytes));
+    g_autofree uint8_t *raw = NULL;
+    g_autofree uint8_t *cbuf = NULL;
+    uint64_t l2_offset, k, len, host0;
+    const uint8_t *wbuf = buf;
+    int64_t alloc;
+    int ret;
+
+    ret = get_l2_table(bs, offset, true, &l2_offset, errp);
+    if (ret < 0) {
+        return ret;
+    }
+    raw = g_malloc(nb * L2E_SIZE_NORMAL);
+    ret = bdrv_file_pread(bs->file, l2_offset + first * L2E_SIZE_NORMAL,
+                          nb * L2E_SIZE_NORMAL, raw, errp);
+    if (ret < 0) {
+        return ret;
+    }
+#define ENTRY(i) ldq_be_p(raw + (i) * L2E_SIZE_NORMAL)
+    for (uint64_t i = 0; i < nb; i++) {
+        uint64_t host = ENTRY(i) & L2E_OFFSET_MASK;
+        if (!(ENTRY(i) & QCOW_OFLAG_COMPRESSED) &&
+            offset_into_cluster(s, host)) {
+            error_setg(errp, "Cluster allocation offset %#" PRIx64
+                       " unaligned (L2 offset: %#" PRIx64 ", L2 index: %#"
+                       PRIx64 ")", host, l2_offset, first + i);
+            return -EIO;
+        }
+    }
+    if (zero_in_place(s, ENTRY(0))) {
+        *done = MIN(bytes, s->cluster_size - in);
+        return write_in_cluster(bs, offset, *done, buf, errp);
+    }
+    if (plain_in_place(s, ENTRY(0))) {
+        host0 = ENTRY(0) & L2E_OFFSET_MASK;
+        for (k = 1; k < nb && plain_in_place(s, ENTRY(k)) &&
+                    (ENTRY(k) & L2E_OFFSET_MASK) == host0 +
+                    k * s->cluster_size; k++) {
+            /* contiguous on the host: one write */
+        }
+        *done = MIN(bytes, k * s->cluster_size - in);
+        return bdrv_file_pwrite(s->data_file, host0 + in, *done, buf, errp);
+    }
+    for (k = 1; k < nb && !plain_in_place(s, ENTRY(k)) &&
+                !zero_in_place(s, ENTRY(k)); k++) {
+        /* every one of these needs a new cluster */
+    }
+    len = MIN(bytes, k * s->cluster_size - in);
+
+    /* Copy-on-write of the edges, read before any entry changes. */
+    if (in || (in + len) % s->cluster_size) {
+        uint64_t end = in + len, last = (k - 1) * s->cluster_size;
+
+        cbuf = g_malloc(k * s->cluster_size);
+        if (in) {
+            ret = qcow2_co_preadv(bs, cluster_start, s->cluster_size, cbuf,
+                                  errp);
+        }
+        if (ret == 0 && end % s->cluster_size && (!in || k > 1)) {
+            ret = qcow2_co_preadv(bs, cluster_start + last, s->cluster_size,
+                                  cbuf + last, errp);
+        }
+        if (ret < 0) {
+            return ret;
+        }
+        memcpy(cbuf + in, buf, len);
+        wbuf = cbuf;
+    }
+    if (has_data_file(s)) {
+        alloc = cluster_start;  /* external data sits at guest offsets */
+    } else {
+        alloc = qcow2_alloc_clusters(bs, k * s->cluster_size, errp);
+        if (alloc < 0) {
+            return alloc;
+        }
+    }
+    ret = bdrv_file_pwrite(s->data_file, alloc + (cbuf ? 0 : in),
+                           cbuf ? k * s->cluster_size : len, wbuf, errp);
+    if (ret < 0) {
+        return ret;
+    }
+    {
+        g_autofree uint8_t *entries = g_malloc(k * L2E_SIZE_NORMAL);
+
+        for (uint64_t i = 0; i < k; i++) {
+            stq_be_p(entries + i * L2E_SIZE_NORMAL,
+                     (alloc + i * s->cluster_size) | QCOW_OFLAG_COPIED);
+        }
+        ret = bdrv_file_pwrite(bs->file, l2_offset + first * L2E_SIZE_NORMAL,
+                               k * L2E_SIZE_NORMAL, entries, errp);
+        if (ret < 0) {
+            return ret;
+        }
+    }
+    /* The old clusters (shared or compressed) lose these references. */
+    for (uint64_t i = 0; i < k; i++) {
+        uint64_t e = ENTRY(i);
+        if ((e & QCOW_OFLAG_COMPRESSED) ||
+            ((e & L2E_OFFSET_MASK) && !has_data_file(s))) {
+            ret = qcow2_free_l2_entry_clusters(bs, e, errp);
+            if (ret < 0) {
+                return ret;
+            }
+        }
+    }
+#undef ENTRY
+    *done = len;
+    return 0;
+}
+
 int qcow2_co_pwritev(BlockDriverState *bs, int64_t offset, int64_t bytes,
                      const void *buf, Error **errp)
 {
@@ -391,10 +539,15 @@ int qcow2_co_pwritev(BlockDriverState *bs, int64_t offset, int64_t bytes,
         return ret;
     }
     while (bytes > 0) {
-        uint64_t n = MIN((uint64_t)bytes,
-                         s->cluster_size - offset_into_cluster(s, offset));
+        uint64_t n = 0;
 
-        ret = write_in_cluster(bs, offset, n, p, errp);
+        if (has_subclusters(s)) {
+            n = MIN((uint64_t)bytes,
+                    s->cluster_size - offset_into_cluster(s, offset));
+            ret = write_in_cluster(bs, offset, n, p, errp);
+        } else {
+            ret = write_l2_run(bs, offset, bytes, p, &n, errp);
+        }
         if (ret < 0) {
             return ret;
         }
@@ -445,6 +598,11 @@ static int zeroize_in_cluster(BlockDriverState *bs, uint64_t offset,
         new_bitmap = release ? QCOW_L2_BITMAP_ALL_ZEROES
                              : ((bitmap & ~(uint64_t)mask) |
                                 ((uint64_t)mask << 32));
+    } else if (s->version < 3) {
+        /* No zero flag, and no backing file: unallocated reads as zeros. */
+        release = true;
+        new_entry = 0;
+        new_bitmap = 0;
     } else {
         new_entry = (release ? 0 : entry) | QCOW_OFLAG_ZERO;
         new_bitmap = 0;
@@ -457,7 +615,7 @@ static int zeroize_in_cluster(BlockDriverState *bs, uint64_t offset,
         return ret;
     }
     if (release) {
-        ret = qcow2_free_l2_entry_clusters(bs, entry, errp);
+        ret = qcow2_discard_l2_entry_clusters(bs, entry, errp);
     }
     return ret;
 }
@@ -512,7 +670,7 @@ int qcow2_co_pwrite_zeroes(BlockDriverState *bs, int64_t offset,
     bool unmap = flags & BDRV_REQ_MAY_UNMAP;
     int ret;
 
-    if (s->version < 3) {
+    if (s->version < 3 && bs->backing) {
         /* No zero flag: the generic layer writes zeros instead. */
         error_setg(errp, "Zero clusters need a version 3 image");
         return -ENOTSUP;
@@ -531,7 +689,7 @@ int qcow2_co_pwrite_zeroes(BlockDriverState *bs, int64_t offset,
     }
     while (bytes > 0) {
         uint64_t in_sc = offset & (s->subcluster_size - 1);
-        uint64_t n;
+        uint64_t n = 0;
 
         if (in_sc) {
             n = MIN((uint64_t)bytes, s->subcluster_size - in_sc);
@@ -614,6 +772,7 @@ int qcow2_co_pdiscard(BlockDriverState *bs, int64_t offset, int64_t bytes,
         allocated = (entry & QCOW_OFLAG_COMPRESSED) ||
                     (entry & L2E_OFFSET_MASK) ||
                     (has_data_file(s) && (entry & QCOW_OFLAG_COPIED));
+        /* Without a backing file, unallocated space reads as zeros. */
         if (bs->backing || allocated) {
             if (has_subclusters(s)) {
                 new_entry = 0;
@@ -623,8 +782,7 @@ int qcow2_co_pdiscard(BlockDriverState *bs, int64_t offset, int64_t bytes,
                 new_bitmap = 0;
             }
         } else {
-            new_entry = 0;
-            new_bitmap = 0;
+            continue;
         }
         if (new_entry == entry && new_bitmap == bitmap) {
             continue;
@@ -635,7 +793,7 @@ int qcow2_co_pdiscard(BlockDriverState *bs, int64_t offset, int64_t bytes,
             return ret;
         }
         if (allocated) {
-            ret = qcow2_free_l2_entry_clusters(bs, entry, errp);
+            ret = qcow2_discard_l2_entry_clusters(bs, entry, errp);
             if (ret < 0) {
                 return ret;
             }

@@ -440,9 +440,18 @@ int qcow2_update_refcount(BlockDriverState *bs, uint64_t offset,
 /* The same as update with -1 (the usual "free"). */
 int qcow2_free_clusters(BlockDriverState *bs, uint64_t offset,
                         uint64_t length, Error **errp);
+/*
+ * The same, and clusters that become free are discarded in the file
+ * (7.2 does so for guest discards and zero writes with unmap, and for
+ * snapshot deletion).
+ */
+int qcow2_discard_clusters(BlockDriverState *bs, uint64_t offset,
+                           uint64_t length, Error **errp);
 /* Drops the references an L2 entry holds (data or compressed). */
 int qcow2_free_l2_entry_clusters(BlockDriverState *bs, uint64_t l2_entry,
                                  Error **errp);
+int qcow2_discard_l2_entry_clusters(BlockDriverState *bs, uint64_t l2_entry,
+                                    Error **errp);
 /* Grows the active L1 to at least @min_size entries (moves it). */
 int qcow2_grow_l1_table(BlockDriverState *bs, uint64_t min_size,
                         Error **errp);

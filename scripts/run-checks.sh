@@ -108,6 +108,11 @@ suite "metadata map cross-check (and 300 fixed-seed mutations)" \
 suite "metadata map cross-check (ASan+UBSan)" \
     env QEMU_IMG="$build_san/qemu-img" ASAN_OPTIONS=detect_leaks=1 \
     UBSAN_OPTIONS=halt_on_error=1 "$top/tests/metadata/run.sh"
+suite "guest writes vs qemu-io 7.2 (byte-identical images)" \
+    env QEMU_IO="$build/qemu-io" "$top/tests/interop/run-write.py"
+suite "guest writes vs qemu-io 7.2 (ASan+UBSan)" \
+    env QEMU_IO="$build_san/qemu-io" ASAN_OPTIONS=detect_leaks=1 \
+    UBSAN_OPTIONS=halt_on_error=1 "$top/tests/interop/run-write.py"
 rm -rf "$logdir"
 
 echo "$total_pass passed, $total_fail failed"
