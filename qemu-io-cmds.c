@@ -1260,12 +1260,19 @@ static bool sigraise_f(BlockDriverState *bs, int argc, char **argv)
 
 static bool sleep_f(BlockDriverState *bs, int argc, char **argv)
 {
-    int64_t ms = cvtnum(argv[1]);
+    char *end;
+    long ms;
 
-    if (ms < 0) {
+    /* Plain C integers here, not sizes; too large sleeps nothing (7.2). */
+    errno = 0;
+    ms = strtol(argv[1], &end, 0);
+    if (end == argv[1] || *end || ms < 0) {
+        printf("%s is not a valid number\n", argv[1]);
         return false;
     }
-    g_usleep(ms * 1000);
+    if (errno != ERANGE) {
+        g_usleep((gulong)ms * 1000);
+    }
     return true;
 }
 
