@@ -427,6 +427,9 @@ static int map_count_referenced(BlockDriverState *bs, uint64_t end_cluster,
                 if (ret < 0) {
                     return ret;
                 }
+                /* All zero (or past EOF): nothing to count in it. */
+                empty = block[0] == 0 &&
+                        !memcmp(block, block + 1, s->cluster_size - 1);
             }
             loaded = rt_index;
         }

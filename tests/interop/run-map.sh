@@ -303,6 +303,8 @@ does-not-exist.qcow2
 --image-opts -f qcow2 m-zero.qcow2
 --object foo,id=x m-zero.qcow2
 --format=qcow2 --force-share m-zero.qcow2
+--output=json json:{"driver":"qcow2","file":{"driver":"file","filename":"m-top.qcow2"}}
+json:{"driver":"qcow2","file":{"driver":"file","filename":"m-top.qcow2"}}
 EOF
 
 echo "$pass passed, $fail failed"
