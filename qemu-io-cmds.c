@@ -35,6 +35,7 @@ typedef struct QemuIOCmd {
 
 static BlockDriverState *qemuio_bs;
 static int qemuio_flags;        /* BDRV_O_* the current image has */
+static bool qemuio_writeback;   /* false: flush after every write */
 static bool quit_requested;
 
 /* ---------------------------------------------------------------------
@@ -519,7 +520,8 @@ static int do_write(BlockDriverState *bs, int64_t offset, int64_t count,
     } else if (ret == 0) {
         ret = bdrv_pwrite(bs, offset, count, buf, &err);
     }
-    if (ret == 0 && fua) {
+    /* Writethrough, 7.2's default cache mode, flushes every write. */
+    if (ret == 0 && (fua || !qemuio_writeback)) {
         ret = bdrv_flush(bs, &err);
     }
     error_free(err);
@@ -718,6 +720,9 @@ static bool discard_f(BlockDriverState *bs, int argc, char **argv)
     if (ret == 0) {
         Error *err = NULL;
         ret = bdrv_pdiscard(bs, offset, count, &err);
+        if (ret == 0 && !qemuio_writeback) {
+            ret = bdrv_flush(bs, &err);
+        }
         error_free(err);
     }
     if (ret < 0) {
@@ -992,14 +997,20 @@ static bool flush_f(BlockDriverState *bs, int argc, char **argv)
 
 static const QemuIOCmd open_cmd;
 
-bool qemuio_check_cache_mode(const char *mode)
+bool qemuio_check_cache_mode(const char *mode, bool *writeback)
 {
-    static const char *const modes[] = {
-        "none", "off", "writeback", "writethrough", "directsync", "unsafe",
+    static const struct {
+        const char *name;
+        bool writeback;
+    } modes[] = {
+        { "none", true }, { "off", true }, { "writeback", true },
+        { "unsafe", true }, { "writethrough", false },
+        { "directsync", false },
     };
 
     for (size_t i = 0; i < ARRAY_SIZE(modes); i++) {
-        if (!strcmp(mode, modes[i])) {
+        if (!strcmp(mode, modes[i].name)) {
+            *writeback = modes[i].writeback;
             return true;
         }
     }
@@ -1111,6 +1122,7 @@ int qemuio_open(const char *name, QemuIOOpenOpts *o)
         return -1;
     }
     qemuio_flags = o->flags;
+    qemuio_writeback = o->writeback;
     if (probed && (o->flags & BDRV_O_RDWR) &&
         !strcmp(bdrv_get_format_name(qemuio_bs), "raw")) {
         error_printf("WARNING: Image format was not specified for '%s' and "
@@ -1152,9 +1164,11 @@ static bool open_f(BlockDriverState *bs, int argc, char **argv)
                          "qemu-io");
             return false;
         case 'n':
+            o.writeback = true;     /* -t none */
+            break;
         case 'C':
         case 'k':
-            /* Host cache, copy-on-read and AIO do not change results. */
+            /* Copy-on-read and AIO do not change results. */
             break;
         case 'r':
             o.flags &= ~BDRV_O_RDWR;
@@ -1163,7 +1177,7 @@ static bool open_f(BlockDriverState *bs, int argc, char **argv)
             o.flags |= BDRV_O_FORCE_SHARE;
             break;
         case 't':
-            if (!qemuio_check_cache_mode(optarg)) {
+            if (!qemuio_check_cache_mode(optarg, &o.writeback)) {
                 return false;
             }
             break;

@@ -20,6 +20,7 @@ typedef struct QemuIOOpenOpts {
     int flags;              /* BDRV_O_* */
     const char *fmt;        /* NULL: probe (or "driver" in @options) */
     QDict *options;         /* --image-opts / -o; may be NULL; taken */
+    bool writeback;         /* false: every write is flushed (7.2's default) */
 } QemuIOOpenOpts;
 
 /*
@@ -44,7 +45,7 @@ bool qemuio_quit_requested(void);
  * A cache mode (-t) or discard mode (-d) as 7.2 accepts them; false,
  * with 7.2's message on stderr, for anything else.
  */
-bool qemuio_check_cache_mode(const char *mode);
+bool qemuio_check_cache_mode(const char *mode, bool *writeback);
 bool qemuio_check_discard_mode(const char *mode);
 bool qemuio_check_aio_mode(const char *mode);
 

@@ -124,8 +124,11 @@ int main(int argc, char **argv)
             error_report("Snapshot mode (-s) is not supported by this "
                          "qemu-io");
             return EXIT_FAILURE;
-        case 'n': case 'C': case 'm': case 'k': case 'T':
-            /* Host cache, copy-on-read, AIO, tracing: no visible effect. */
+        case 'n':
+            o.writeback = true;     /* -t none */
+            break;
+        case 'C': case 'm': case 'k': case 'T':
+            /* Copy-on-read, alignment, AIO, tracing: no visible effect. */
             break;
         case 'i':
             if (!qemuio_check_aio_mode(optarg)) {
@@ -133,7 +136,7 @@ int main(int argc, char **argv)
             }
             break;
         case 't':
-            if (!qemuio_check_cache_mode(optarg)) {
+            if (!qemuio_check_cache_mode(optarg, &o.writeback)) {
                 return EXIT_FAILURE;
             }
             break;
