@@ -202,6 +202,46 @@ import struct; print(struct.unpack('>Q', open('m-bad-l1.qcow2','rb').read()[40:4
     0x8000000000030200
 add m-bad-l1.qcow2 qcow2
 
+# Fixed-seed mutations of L1, L2, refcount table and refcount block
+# entries (flipped bits, random words, compressed flags, stray offsets).
+python3 - <<'EOF' || { echo "FAIL setup: mutations"; exit 1; }
+import random, struct
+random.seed(20261121)
+srcs = ['m-zero.qcow2', 'm-ext64k.qcow2', 'm-cs512.qcow2', 'm-v2.qcow2',
+        'm-comp.qcow2', 'm-pmeta.qcow2']
+def be64(d, off):
+    return struct.unpack('>Q', d[off:off + 8])[0]
+with open('map-mutations', 'w') as listing:
+    for i in range(60):
+        src = srcs[i % len(srcs)]
+        d = bytearray(open(src, 'rb').read())
+        l1 = be64(d, 40)
+        rt = be64(d, 48)
+        bases = {'l1': l1, 'l2': be64(d, l1) & 0x00fffffffffffe00,
+                 'rt': rt, 'rb': be64(d, rt) & ~0x1ff}
+        for _ in range(random.randint(1, 4)):
+            where = random.choice(['l2', 'l2', 'l2', 'l1', 'rt', 'rb'])
+            off = bases[where] + 8 * random.randint(0, 63)
+            v = be64(d, off)
+            kind = random.randint(0, 5)
+            if kind == 0:
+                v ^= 1 << random.randint(0, 63)
+            elif kind == 1:
+                v = random.getrandbits(64)
+            elif kind == 2:
+                v = (v & ~0xffffff) | (random.getrandbits(24) & ~0x1ff)
+            elif kind == 3:
+                v |= 1 << 62
+            elif kind == 4:
+                v = (1 << 63) | (random.getrandbits(20) << 16)
+            else:
+                v ^= random.getrandbits(32) << 32
+            d[off:off + 8] = struct.pack('>Q', v)
+        name = 'm-mut-%02d.qcow2' % i
+        open(name, 'wb').write(d)
+        listing.write(name + '\n')
+EOF
+
 # --- the comparison ---------------------------------------------------
 
 run_both() {  # run_both LABEL ARGS...
@@ -248,6 +288,11 @@ while read -r path fmt tags; do
         run_both "$path abs human" "$work/$path" ;;
     esac
 done < <(cat MANIFEST $M)
+
+while read -r path; do
+    run_both "$path human" "$path"
+    run_both "$path json" --output=json "$path"
+done < map-mutations
 
 # Large sparse images: one window each, not the whole 4 TiB.
 for f in big-4t.qcow2 big-4t.raw; do
