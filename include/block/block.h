@@ -79,8 +79,10 @@ int bdrv_truncate(BlockDriverState *bs, int64_t offset, Error **errp);
 /*
  * Status of [offset, offset + bytes) in @bs alone: returns the
  * BDRV_BLOCK_* bits of the first part, whose length goes to *@pnum
- * (> 0 unless @bytes is 0); *@map and *@file (may be NULL) get the host
- * offset and node holding the data when OFFSET_VALID is set.
+ * (> 0 unless @bytes is 0, or @offset is at or past the end: then just
+ * BDRV_BLOCK_EOF); *@map and *@file (may be NULL) get the host offset
+ * and node holding the data when OFFSET_VALID is set.  The answers are
+ * QEMU 7.2's (qemu-img map prints them): see block/block-status.c.
  */
 int bdrv_block_status(BlockDriverState *bs, int64_t offset, int64_t bytes,
                       int64_t *pnum, int64_t *map, BlockDriverState **file,

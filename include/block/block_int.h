@@ -58,8 +58,9 @@ struct BlockDriver {
                            Error **errp);
     int (*snapshot_goto)(BlockDriverState *bs, const char *name,
                          Error **errp);
-    int (*snapshot_delete)(BlockDriverState *bs, const char *name,
-                           Error **errp);
+    /* Deletes the snapshot whose ID and name are both @id and @name. */
+    int (*snapshot_delete)(BlockDriverState *bs, const char *id,
+                           const char *name, Error **errp);
     /* Creates an image file (see bdrv_create()). */
     int (*create)(const char *filename, QDict *opts, Error **errp);
     /* Fill in the driver's part of ImageInfo (cluster size, ...). */
