@@ -152,15 +152,17 @@ static int write_reftable_entry(BlockDriverState *bs, uint64_t rt,
 }
 
 /*
- * Moves the refcount table so that it has entries from @first_rt (the
- * first index past its end) on.  The new refcount blocks and the table
- * go at @place_at (past what the old table covers, so it and all after
- * it are free) and count themselves; the blocks also cover everything
- * from @first_rt on that lies before them.  The header switches to the
- * new table in one write, and only then is the old table freed.
+ * Moves the refcount table so that it has entries from @first_rt (past
+ * its end) on.  The new refcount blocks and the table go at @place_at
+ * (past what the old table covers, so it and all after it are free) and
+ * count themselves; the blocks also cover everything from @first_rt on
+ * that lies before them.  With @extra_offset, entry @extra_rt of the new
+ * table points to a block already written there.  The header switches
+ * to the new table in one write, and only then is the old table freed.
  */
 static int grow_reftable(BlockDriverState *bs, uint64_t first_rt,
-                         uint64_t place_at, Error **errp)
+                         uint64_t place_at, uint64_t extra_rt,
+                         uint64_t extra_offset, Error **errp)
 {
     BDRVQcow2State *s = bs->opaque;
     uint64_t per = qcow2_refblock_entries(s);
@@ -203,6 +205,10 @@ static int grow_reftable(BlockDriverState *bs, uint64_t first_rt,
     new_size = table_clusters * entries_per_cluster;
     new_table = g_new0(uint64_t, new_size);
     memcpy(new_table, s->refcount_table, old_size * sizeof(uint64_t));
+    if (extra_offset) {
+        g_assert(extra_rt < first_rt);
+        new_table[extra_rt] = extra_offset;
+    }
 
     /* The new blocks, each counting the new clusters it covers. */
     blk = g_malloc(s->cluster_size);
@@ -385,7 +391,8 @@ static int64_t find_free_from(BlockDriverState *bs, uint64_t from,
  * Gives reftable index @rt a refcount block, at the first free cluster
  * from @from on (after the run that needs it, where 7.2 puts it too).
  * A block inside its own range counts itself; one outside is counted by
- * the block of its range, created first if need be.
+ * the block of its range, created first if need be.  Returns 1 when the
+ * refcount table moved (its old clusters are free now), else 0.
  */
 static int create_refblock(BlockDriverState *bs, uint64_t rt, uint64_t from,
                            Error **errp)
@@ -393,6 +400,7 @@ static int create_refblock(BlockDriverState *bs, uint64_t rt, uint64_t from,
     BDRVQcow2State *s = bs->opaque;
     uint64_t per = qcow2_refblock_entries(s);
     g_autofree uint8_t *blk = g_malloc0(s->cluster_size);
+    bool grown = false;
 
     for (;;) {
         int64_t p = find_free_from(bs, from, errp);
@@ -403,13 +411,30 @@ static int create_refblock(BlockDriverState *bs, uint64_t rt, uint64_t from,
             return p;
         }
         prt = p / per;
+        if (prt >= s->refcount_table_size && prt == rt) {
+            /*
+             * Past the table, as 7.2 does it: the block goes at @p and
+             * counts itself, and a new table with the blocks that count
+             * it starts the next block's range.
+             */
+            qcow2_refblock_set(s, blk, p % per, 1);
+            ret = bdrv_file_pwrite(bs->file, (uint64_t)p << s->cluster_bits,
+                                   s->cluster_size, blk, errp);
+            if (ret < 0) {
+                return ret;
+            }
+            ret = grow_reftable(bs, rt + 1, (rt + 1) * per, rt,
+                                (uint64_t)p << s->cluster_bits, errp);
+            return ret < 0 ? ret : 1;
+        }
         if (prt >= s->refcount_table_size) {
             /* Past the table: a new one, its blocks from @rt if past too */
             bool covers = rt >= s->refcount_table_size;
-            ret = grow_reftable(bs, covers ? rt : prt, p, errp);
+            ret = grow_reftable(bs, covers ? rt : prt, p, 0, 0, errp);
             if (ret < 0 || covers) {
-                return ret;
+                return ret < 0 ? ret : 1;
             }
+            grown = true;
             continue;
         }
         if (prt != rt && !s->refcount_table[prt]) {
@@ -438,8 +463,9 @@ static int create_refblock(BlockDriverState *bs, uint64_t rt, uint64_t from,
         ret = write_reftable_entry(bs, rt, errp);
         if (ret < 0) {
             s->refcount_table[rt] = 0;
+            return ret;
         }
-        return ret;
+        return grown ? 1 : 0;
     }
 }
 
@@ -449,13 +475,15 @@ int64_t qcow2_alloc_clusters(BlockDriverState *bs, uint64_t size,
     BDRVQcow2State *s = bs->opaque;
     uint64_t per = qcow2_refblock_entries(s);
     uint64_t n = size_to_clusters(s, size);
-    int64_t start;
+    int64_t start, len;
+    uint64_t end;
     int ret;
 
     g_assert(s->refcount_table);
     if (!n) {
         return 0;
     }
+retry:
     start = find_free_run(bs, n, errp);
     if (start < 0) {
         return start;
@@ -468,6 +496,30 @@ int64_t qcow2_alloc_clusters(BlockDriverState *bs, uint64_t size,
             continue;
         }
         ret = create_refblock(bs, rt, start + n, errp);
+        if (ret < 0) {
+            return ret;
+        }
+        if (ret > 0) {
+            /* The old table's clusters are free now: search again. */
+            goto retry;
+        }
+    }
+    /*
+     * A run past the end of the file: extend the file into its last
+     * cluster first.  Otherwise a crash before the run is written leaves
+     * refcounts past the end, where no check counts them (a leak nothing
+     * finds).  One sector is enough for the check to count the cluster,
+     * and no write into the run ends before it (so the file ends where
+     * 7.2's does).
+     */
+    end = ((uint64_t)(start + n - 1) << s->cluster_bits) + BDRV_SECTOR_SIZE;
+    len = bdrv_getlength(bs->file);
+    if (len < 0) {
+        error_setg_errno(errp, -len, "Could not get the file length");
+        return len;
+    }
+    if ((uint64_t)len < end) {
+        ret = bdrv_file_truncate(bs->file, end, errp);
         if (ret < 0) {
             return ret;
         }

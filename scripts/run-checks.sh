@@ -108,6 +108,20 @@ suite "metadata map cross-check (and 300 fixed-seed mutations)" \
 suite "metadata map cross-check (ASan+UBSan)" \
     env QEMU_IMG="$build_san/qemu-img" ASAN_OPTIONS=detect_leaks=1 \
     UBSAN_OPTIONS=halt_on_error=1 "$top/tests/metadata/run.sh"
+# Plain build only: the LD_PRELOAD crash shim does not mix with ASan.
+suite "crash injection in the qcow2 write path" \
+    env QEMU_IMG="$build/qemu-img" QEMU_IO="$build/qemu-io" \
+    "$top/tests/crash/run-writer.sh"
+suite "map vs qemu-img 7.2" \
+    env QEMU_IMG="$build/qemu-img" "$top/tests/interop/run-map.sh"
+suite "map vs qemu-img 7.2 (ASan+UBSan)" \
+    env QEMU_IMG="$build_san/qemu-img" ASAN_OPTIONS=detect_leaks=1 \
+    UBSAN_OPTIONS=halt_on_error=1 "$top/tests/interop/run-map.sh"
+suite "snapshot vs qemu-img 7.2" \
+    env QEMU_IMG="$build/qemu-img" "$top/tests/interop/run-snapshot.sh"
+suite "snapshot vs qemu-img 7.2 (ASan+UBSan)" \
+    env QEMU_IMG="$build_san/qemu-img" ASAN_OPTIONS=detect_leaks=1 \
+    UBSAN_OPTIONS=halt_on_error=1 "$top/tests/interop/run-snapshot.sh"
 suite "guest writes vs qemu-io 7.2 (byte-identical images)" \
     env QEMU_IO="$build/qemu-io" "$top/tests/interop/run-write.py"
 suite "guest writes vs qemu-io 7.2 (ASan+UBSan)" \
