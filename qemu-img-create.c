@@ -1,10 +1,143 @@
 /*
- * qemu-img create.  (Being written.)
+ * qemu-img create: parses the command line; the block layer checks the
+ * options, prints the "Formatting" line and writes the image.
  */
 #include "qemu-img.h"
 
+/* -o is valid when no comma-separated element is empty (",," escapes). */
+static bool is_valid_option_list(const char *optarg)
+{
+    size_t len = strlen(optarg);
+
+    if (!len || optarg[0] == ',' ||
+        (optarg[len - 1] == ',' && (len < 2 || optarg[len - 2] != ','))) {
+        return false;
+    }
+    return true;
+}
+
+/* An element "help" or "?" asks for the option list. */
+static bool has_help_option(const char *options)
+{
+    g_auto(GStrv) parts = g_strsplit(options, ",", -1);
+
+    for (int i = 0; parts[i]; i++) {
+        if (!strcmp(parts[i], "help") || !strcmp(parts[i], "?")) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The size argument, with qemu-img 7.2's messages. */
+static int64_t parse_image_size(const char *arg)
+{
+    uint64_t size;
+    bool hex_suffix;
+    int ret = bdrv_parse_size(arg, &size, &hex_suffix);
+
+    if (ret == -ERANGE || (ret == 0 && size > INT64_MAX)) {
+        error_report("Invalid image size specified. Must be between 0 and "
+                     "%" PRId64 ".", INT64_MAX);
+        return -1;
+    } else if (ret < 0) {
+        error_report("Invalid image size specified. You may use k, M, G, "
+                     "T, P or E suffixes for");
+        error_report("kilobytes, megabytes, gigabytes, terabytes, "
+                     "petabytes and exabytes.");
+        return -1;
+    }
+    if (hex_suffix) {
+        warn_report("Using a multiplier suffix on hex numbers is "
+                    "deprecated: %s", arg);
+    }
+    return size;
+}
+
 int img_create(int argc, char **argv)
 {
-    error_report("Command '%s' is not implemented in this version", argv[0]);
-    return EXIT_FAILURE;
+    static const struct option long_options[] = {
+        { "help", no_argument, NULL, 'h' },
+        { "object", required_argument, NULL, OPTION_OBJECT },
+        { NULL, 0, NULL, 0 }
+    };
+    const char *fmt = "raw", *base_fmt = NULL, *base_filename = NULL;
+    const char *filename;
+    g_autofree char *options = NULL;
+    Error *local_err = NULL;
+    bool quiet = false, no_backing = false;
+    int64_t img_size = -1;
+    int c;
+
+    while ((c = img_getopt(argc, argv, ":F:b:f:ho:qu", long_options))
+           != -1) {
+        switch (c) {
+        case 'h':
+            help();
+        case 'F':
+            base_fmt = optarg;
+            break;
+        case 'b':
+            base_filename = optarg;
+            break;
+        case 'f':
+            fmt = optarg;
+            break;
+        case 'o':
+            if (!is_valid_option_list(optarg)) {
+                error_report("Invalid option list: %s", optarg);
+                return EXIT_FAILURE;
+            }
+            if (options) {
+                char *merged = g_strdup_printf("%s,%s", options, optarg);
+                g_free(options);
+                options = merged;
+            } else {
+                options = g_strdup(optarg);
+            }
+            break;
+        case 'q':
+            quiet = true;
+            break;
+        case 'u':
+            no_backing = true;
+            break;
+        case OPTION_OBJECT:
+            if (img_add_object(optarg) < 0) {
+                return EXIT_FAILURE;
+            }
+            break;
+        }
+    }
+
+    /* -o help needs no file name */
+    if (options && has_help_option(options)) {
+        filename = optind < argc ? argv[optind] : NULL;
+        if (bdrv_create_print_help(fmt, filename, &local_err) < 0) {
+            error_report_err(local_err);
+            return EXIT_FAILURE;
+        }
+        return EXIT_SUCCESS;
+    }
+    if (optind >= argc) {
+        error_exit("Expecting image file name");
+    }
+    filename = argv[optind++];
+    if (optind < argc) {
+        img_size = parse_image_size(argv[optind++]);
+        if (img_size < 0) {
+            return EXIT_FAILURE;
+        }
+    }
+    if (optind != argc) {
+        error_exit("Unexpected argument: %s", argv[optind]);
+    }
+
+    if (bdrv_img_create(filename, fmt, base_filename, base_fmt, options,
+                        img_size, no_backing, quiet, &local_err) < 0) {
+        error_prepend(&local_err, "%s: ", filename);
+        error_report_err(local_err);
+        return EXIT_FAILURE;
+    }
+    return EXIT_SUCCESS;
 }

@@ -1,11 +1,623 @@
 /*
- * Generic image creation.  (Being written.)
+ * Generic image creation: the option lists of each format (and of the
+ * file protocol below it), their parsing and checking, the size taken
+ * from a backing file, the "Formatting ..." line, and the dispatch to
+ * the format's .create.  Messages are qemu-img 7.2's.
  */
 #include "block/block_int.h"
+#include "qemu/cutils.h"
+
+typedef enum CreateOptType {
+    CREATE_OPT_STRING,
+    CREATE_OPT_BOOL,
+    CREATE_OPT_NUMBER,
+    CREATE_OPT_SIZE,
+} CreateOptType;
+
+typedef struct CreateOptDesc {
+    const char *name;
+    CreateOptType type;
+    const char *help;
+    const char *def;        /* printed on the "Formatting" line if unset */
+} CreateOptDesc;
+
+/*
+ * Each list is in the order 7.2 prints the "Formatting" line; -o help
+ * sorts by name.  The protocol's options follow the format's.
+ */
+static const CreateOptDesc qcow2_create_opts[] = {
+    { "encryption", CREATE_OPT_BOOL, "Encrypt the image with format 'aes'. "
+      "(Deprecated in favor of encrypt.format=aes)" },
+    { "encrypt.format", CREATE_OPT_STRING,
+      "Encrypt the image, format choices: 'aes', 'luks'" },
+    { "encrypt.key-secret", CREATE_OPT_STRING,
+      "ID of secret providing qcow AES key or LUKS passphrase" },
+    { "encrypt.cipher-alg", CREATE_OPT_STRING,
+      "Name of encryption cipher algorithm" },
+    { "encrypt.cipher-mode", CREATE_OPT_STRING,
+      "Name of encryption cipher mode" },
+    { "encrypt.ivgen-alg", CREATE_OPT_STRING,
+      "Name of IV generator algorithm" },
+    { "encrypt.ivgen-hash-alg", CREATE_OPT_STRING,
+      "Name of IV generator hash algorithm" },
+    { "encrypt.hash-alg", CREATE_OPT_STRING,
+      "Name of encryption hash algorithm" },
+    { "encrypt.iter-time", CREATE_OPT_NUMBER,
+      "Time to spend in PBKDF in milliseconds" },
+    { "cluster_size", CREATE_OPT_SIZE, "qcow2 cluster size", "65536" },
+    { "extended_l2", CREATE_OPT_BOOL, "Extended L2 tables", "off" },
+    { "preallocation", CREATE_OPT_STRING,
+      "Preallocation mode (allowed values: off, metadata, falloc, full)" },
+    { "compression_type", CREATE_OPT_STRING,
+      "Compression method used for image cluster compression", "zlib" },
+    { "size", CREATE_OPT_SIZE, "Virtual disk size" },
+    { "compat", CREATE_OPT_STRING,
+      "Compatibility level (v2 [0.10] or v3 [1.1])" },
+    { "backing_file", CREATE_OPT_STRING, "File name of a base image" },
+    { "backing_fmt", CREATE_OPT_STRING, "Image format of the base image" },
+    { "data_file", CREATE_OPT_STRING, "File name of an external data file" },
+    { "data_file_raw", CREATE_OPT_BOOL,
+      "The external data file must stay valid as a raw image" },
+    { "lazy_refcounts", CREATE_OPT_BOOL, "Postpone refcount updates", "off" },
+    { "refcount_bits", CREATE_OPT_NUMBER,
+      "Width of a reference count entry in bits", "16" },
+    { NULL }
+};
+
+static const CreateOptDesc raw_create_opts[] = {
+    { "size", CREATE_OPT_SIZE, "Virtual disk size" },
+    { NULL }
+};
+
+static const CreateOptDesc file_create_opts[] = {
+    { "size", CREATE_OPT_SIZE, "Virtual disk size" },
+    { "nocow", CREATE_OPT_BOOL,
+      "Turn off copy-on-write (valid only on btrfs)" },
+    { "preallocation", CREATE_OPT_STRING,
+      "Preallocation mode (allowed values: off, falloc, full)" },
+    { "extent_size_hint", CREATE_OPT_SIZE,
+      "Extent size hint for the image file, 0 to disable" },
+    { NULL }
+};
+
+static const CreateOptDesc *create_opts_of(const char *fmt)
+{
+    if (!strcmp(fmt, "qcow2")) {
+        return qcow2_create_opts;
+    } else if (!strcmp(fmt, "raw")) {
+        return raw_create_opts;
+    } else if (!strcmp(fmt, "file")) {
+        return file_create_opts;
+    }
+    return NULL;
+}
+
+/* The format's options, then the protocol's it does not have. */
+static GPtrArray *create_opts_merged(const char *fmt)
+{
+    const CreateOptDesc *lists[2] = { create_opts_of(fmt),
+                                      file_create_opts };
+    GPtrArray *all = g_ptr_array_new();
+
+    for (int l = 0; l < 2; l++) {
+        for (const CreateOptDesc *d = lists[l]; d && d->name; d++) {
+            bool dup = false;
+            for (guint i = 0; i < all->len; i++) {
+                const CreateOptDesc *o = g_ptr_array_index(all, i);
+                dup |= !strcmp(o->name, d->name);
+            }
+            if (!dup) {
+                g_ptr_array_add(all, (gpointer)d);
+            }
+        }
+    }
+    return all;
+}
+
+static const CreateOptDesc *find_opt(GPtrArray *opts, const char *name)
+{
+    for (guint i = 0; i < opts->len; i++) {
+        const CreateOptDesc *d = g_ptr_array_index(opts, i);
+        if (!strcmp(d->name, name)) {
+            return d;
+        }
+    }
+    return NULL;
+}
+
+static int cmp_opt_name(gconstpointer a, gconstpointer b)
+{
+    const CreateOptDesc *x = *(const CreateOptDesc *const *)a;
+    const CreateOptDesc *y = *(const CreateOptDesc *const *)b;
+
+    return strcmp(x->name, y->name);
+}
+
+static const char *opt_type_name(CreateOptType type)
+{
+    switch (type) {
+    case CREATE_OPT_STRING:
+        return "str";
+    case CREATE_OPT_BOOL:
+        return "bool (on/off)";
+    case CREATE_OPT_NUMBER:
+        return "num";
+    case CREATE_OPT_SIZE:
+        return "size";
+    }
+    g_assert_not_reached();
+}
+
+int bdrv_create_print_help(const char *fmt, const char *filename,
+                           Error **errp)
+{
+    g_autoptr(GPtrArray) opts = NULL;
+
+    if (!create_opts_of(fmt)) {
+        error_setg(errp, "Unknown file format '%s'", fmt);
+        return -EINVAL;
+    }
+    if (filename) {
+        opts = create_opts_merged(fmt);
+        printf("Supported options:\n");
+    } else {
+        opts = g_ptr_array_new();
+        for (const CreateOptDesc *d = create_opts_of(fmt); d->name; d++) {
+            g_ptr_array_add(opts, (gpointer)d);
+        }
+        printf("Supported %s options:\n", fmt);
+    }
+    g_ptr_array_sort(opts, cmp_opt_name);
+    for (guint i = 0; i < opts->len; i++) {
+        const CreateOptDesc *d = g_ptr_array_index(opts, i);
+        g_autofree char *left = g_strdup_printf("%s=<%s>", d->name,
+                                                opt_type_name(d->type));
+        printf("  %-22s - %s\n", left, d->help);
+    }
+    if (!filename) {
+        printf("\nThe protocol level may support further options.\n"
+               "Specify the target filename to include those options.\n");
+    }
+    return 0;
+}
+
+/* Decimal or hexadecimal digits into *@val; false on overflow. */
+static bool parse_uint_digits(const char **p, int base, uint64_t *val)
+{
+    bool ok = true;
+
+    *val = 0;
+    for (;; (*p)++) {
+        int d = g_ascii_xdigit_value(**p);
+        if (d < 0 || (base == 10 && !g_ascii_isdigit(**p))) {
+            break;
+        }
+        if (*val > (UINT64_MAX - d) / base) {
+            ok = false;
+        }
+        *val = *val * base + d;
+    }
+    return ok;
+}
+
+int bdrv_parse_size(const char *str, uint64_t *result, bool *hex_suffix)
+{
+    const char *p = str, *digits;
+    const char *suffixes = "bkmgtpe";
+    uint64_t val, mul = 1, frac_part;
+    double fraction = 0;
+    bool hex = false, in_range;
+
+    *hex_suffix = false;
+    while (g_ascii_isspace(*p)) {
+        p++;
+    }
+    if (*p == '-') {
+        return -EINVAL;
+    }
+    if (*p == '+') {
+        p++;
+    }
+    if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X') &&
+        g_ascii_isxdigit(p[2])) {
+        hex = true;
+        p += 2;
+    }
+    digits = p;
+    in_range = parse_uint_digits(&p, hex ? 16 : 10, &val);
+    if (p == digits) {
+        return -EINVAL;
+    }
+    if (*p == '.') {
+        g_autoptr(GString) f = g_string_new("0.");
+        if (hex) {
+            return -EINVAL;
+        }
+        for (p++; g_ascii_isdigit(*p); p++) {
+            g_string_append_c(f, *p);
+        }
+        fraction = g_ascii_strtod(f->str, NULL);
+        /* Digits that round up to a whole unit are dropped, as 7.2 does. */
+        if (fraction >= 1.0) {
+            fraction = 0;
+        }
+    }
+    if (*p) {
+        const char *s = strchr(suffixes, g_ascii_tolower(*p));
+        if (!s) {
+            return -EINVAL;
+        }
+        for (int i = 0; i < s - suffixes; i++) {
+            mul *= 1024;
+        }
+        p++;
+        *hex_suffix = hex;
+    }
+    if (*p || (fraction > 0 && mul == 1)) {
+        return -EINVAL;
+    }
+    if (!in_range) {
+        return -ERANGE;
+    }
+    frac_part = (uint64_t)(fraction * (double)mul + 0.5);
+    if (val > (UINT64_MAX - frac_part) / mul) {
+        return -ERANGE;
+    }
+    *result = val * mul + frac_part;
+    return 0;
+}
+
+static bool parse_bool(const char *s, bool *val)
+{
+    if (!strcmp(s, "on") || !strcmp(s, "yes") || !strcmp(s, "true") ||
+        !strcmp(s, "y")) {
+        *val = true;
+    } else if (!strcmp(s, "off") || !strcmp(s, "no") ||
+               !strcmp(s, "false") || !strcmp(s, "n")) {
+        *val = false;
+    } else {
+        return false;
+    }
+    return true;
+}
+
+/*
+ * Checks @value against @d's type and returns the text the options
+ * carry from now on: numbers and sizes normalised, the rest as given.
+ */
+static char *opt_normalise(const CreateOptDesc *d, const char *value,
+                           Error **errp)
+{
+    uint64_t n;
+    bool b, hex_suffix;
+    const char *end;
+    int ret;
+
+    switch (d->type) {
+    case CREATE_OPT_STRING:
+        return g_strdup(value);
+    case CREATE_OPT_BOOL:
+        if (!parse_bool(value, &b)) {
+            error_setg(errp, "Parameter '%s' expects 'on' or 'off'",
+                       d->name);
+            return NULL;
+        }
+        return g_strdup(value);
+    case CREATE_OPT_NUMBER:
+        for (end = value; g_ascii_isspace(*end); end++) {
+        }
+        errno = 0;
+        if (*end == '-' || !*end) {
+            error_setg(errp, "Parameter '%s' expects a number", d->name);
+            return NULL;
+        }
+        n = g_ascii_strtoull(value, (char **)&end, 0);
+        if (*end || end == value) {
+            error_setg(errp, "Parameter '%s' expects a number", d->name);
+            return NULL;
+        }
+        if (errno == ERANGE) {
+            error_setg(errp, "Value '%s' is out of range for parameter '%s'",
+                       value, d->name);
+            return NULL;
+        }
+        return g_strdup_printf("%" PRId64, (int64_t)n);
+    case CREATE_OPT_SIZE:
+        ret = bdrv_parse_size(value, &n, &hex_suffix);
+        if (ret == -ERANGE) {
+            error_setg(errp, "Value '%s' is out of range for parameter '%s'",
+                       value, d->name);
+            return NULL;
+        } else if (ret < 0) {
+            error_setg(errp, "Parameter '%s' expects a non-negative number "
+                       "below 2^64\nOptional suffix k, M, G, T, P or E means "
+                       "kilo-, mega-, giga-, tera-, peta-\n"
+                       "and exabytes, respectively.", d->name);
+            return NULL;
+        }
+        return g_strdup_printf("%" PRId64, (int64_t)n);
+    }
+    g_assert_not_reached();
+}
+
+/* "a=1,b=x,,y": ",," is a literal comma; a key alone means "on". */
+static int parse_opt_string(const char *str, GPtrArray *opts, QDict *out,
+                            Error **errp)
+{
+    const char *p = str;
+
+    while (*p) {
+        g_autoptr(GString) key = g_string_new(NULL);
+        g_autoptr(GString) val = g_string_new(NULL);
+        GString *cur = key;
+        bool has_eq = false;
+        const CreateOptDesc *d;
+        char *norm;
+
+        for (; *p; p++) {
+            if (*p == ',') {
+                if (p[1] != ',') {
+                    p++;
+                    break;
+                }
+                p++;
+            } else if (*p == '=' && !has_eq) {
+                has_eq = true;
+                cur = val;
+                continue;
+            }
+            g_string_append_c(cur, *p);
+        }
+        d = find_opt(opts, key->str);
+        if (!d) {
+            error_setg(errp, "Invalid parameter '%s'", key->str);
+            return -EINVAL;
+        }
+        norm = opt_normalise(d, has_eq ? val->str : "on", errp);
+        if (!norm) {
+            return -EINVAL;
+        }
+        qdict_put_str(out, key->str, norm);
+        g_free(norm);
+    }
+    return 0;
+}
+
+/* The value as the "Formatting" line prints it: commas doubled. */
+static void append_escaped(GString *out, const char *value)
+{
+    for (; *value; value++) {
+        if (*value == ',') {
+            g_string_append_c(out, ',');
+        }
+        g_string_append_c(out, *value);
+    }
+}
+
+static void print_formatting(const char *filename, const char *fmt,
+                             GPtrArray *opts, QDict *values)
+{
+    g_autoptr(GString) line = g_string_new(NULL);
+
+    g_string_append_printf(line, "Formatting '%s', fmt=%s", filename, fmt);
+    for (guint i = 0; i < opts->len; i++) {
+        const CreateOptDesc *d = g_ptr_array_index(opts, i);
+        const char *v = qdict_get_try_str(values, d->name);
+        if (!v) {
+            v = d->def;
+        }
+        if (v) {
+            g_string_append_printf(line, " %s=", d->name);
+            append_escaped(line, v);
+        }
+    }
+    printf("%s\n", line->str);
+    fflush(stdout);
+}
+
+/*
+ * The size of a new overlay from its backing file, opened read-only
+ * without its own backing chain (only its length is needed).
+ */
+static int64_t backing_size(const char *filename, const char *backing,
+                            const char *backing_fmt, QDict *values,
+                            Error **errp)
+{
+    g_autofree char *full = NULL;
+    BlockDriverState *bs;
+    int64_t size;
+
+    if (g_str_has_prefix(backing, "json:")) {
+        full = g_strdup(backing);
+    } else {
+        full = path_combine(filename, backing);
+    }
+    bs = bdrv_open(full, backing_fmt, NULL, BDRV_O_NO_BACKING, errp);
+    if (!bs) {
+        error_append_hint(errp, "Could not open backing image.\n");
+        return -EINVAL;
+    }
+    if (!backing_fmt) {
+        error_setg(errp, "Backing file specified without backing format");
+        error_append_hint(errp, "Detected format of %s.",
+                          bdrv_get_format_name(bs));
+        bdrv_unref(bs);
+        return -EINVAL;
+    }
+    size = bdrv_getlength(bs);
+    bdrv_unref(bs);
+    if (size < 0) {
+        error_setg_errno(errp, -size, "Could not get size of '%s'", backing);
+        return size;
+    }
+    return size;
+}
+
+int bdrv_img_create(const char *filename, const char *fmt,
+                    const char *base_filename, const char *base_fmt,
+                    const char *options, int64_t img_size, bool no_backing,
+                    bool quiet, Error **errp)
+{
+    g_autoptr(GPtrArray) opts = NULL;
+    g_autoptr(QDict) values = qdict_new();
+    const char *backing, *backing_fmt;
+
+    if (!create_opts_of(fmt)) {
+        error_setg(errp, "Unknown file format '%s'", fmt);
+        return -EINVAL;
+    }
+    opts = create_opts_merged(fmt);
+    if (img_size >= 0) {
+        g_autofree char *s = g_strdup_printf("%" PRId64, img_size);
+        qdict_put_str(values, "size", s);
+    }
+    if (options) {
+        g_autoptr(QDict) parsed = qdict_new();
+        if (parse_opt_string(options, opts, parsed, errp) < 0) {
+            return -EINVAL;
+        }
+        if (img_size >= 0 && qdict_haskey(parsed, "size")) {
+            error_setg(errp, "The image size must be specified only once");
+            return -EINVAL;
+        }
+        for (const QDictEntry *e = qdict_first(parsed); e;
+             e = qdict_next(parsed, e)) {
+            qdict_put_str(values, qdict_entry_key(e),
+                          qdict_get_try_str(parsed, qdict_entry_key(e)));
+        }
+    }
+    if (base_filename) {
+        if (!find_opt(opts, "backing_file")) {
+            error_setg(errp, "Backing file not supported for file format "
+                       "'%s'", fmt);
+            return -EINVAL;
+        }
+        qdict_put_str(values, "backing_file", base_filename);
+    }
+    if (base_fmt) {
+        if (!find_opt(opts, "backing_fmt")) {
+            error_setg(errp, "Backing file format not supported for file "
+                       "format '%s'", fmt);
+            return -EINVAL;
+        }
+        qdict_put_str(values, "backing_fmt", base_fmt);
+    }
+    backing = qdict_get_try_str(values, "backing_file");
+    backing_fmt = qdict_get_try_str(values, "backing_fmt");
+    if (backing) {
+        if (!strcmp(filename, backing)) {
+            error_setg(errp, "Error: Trying to create an image with the "
+                       "same filename as the backing file");
+            return -EINVAL;
+        }
+        if (!*backing) {
+            error_setg(errp, "Expected backing file name, got empty string");
+            return -EINVAL;
+        }
+    }
+    if (backing && !no_backing) {
+        int64_t size = backing_size(filename, backing, backing_fmt, values,
+                                    errp);
+        if (size < 0) {
+            return size;
+        }
+        if (!qdict_haskey(values, "size")) {
+            g_autofree char *s = g_strdup_printf("%" PRId64, size);
+            qdict_put_str(values, "size", s);
+        }
+    } else if (backing && !backing_fmt) {
+        error_setg(errp, "Backing file specified without backing format");
+        return -EINVAL;
+    }
+    if (!qdict_haskey(values, "size")) {
+        error_setg(errp, "Image creation needs a size parameter");
+        return -EINVAL;
+    }
+
+    if (!quiet) {
+        print_formatting(filename, fmt, opts, values);
+    }
+    return bdrv_create(fmt, filename, values, errp);
+}
+
+int bdrv_create_file_sized(const char *filename, uint64_t size,
+                           const char *prealloc, Error **errp)
+{
+    BlockDriverState *bs;
+    int ret;
+
+    if (strcmp(prealloc, "off") && strcmp(prealloc, "falloc") &&
+        strcmp(prealloc, "full") && strcmp(prealloc, "metadata")) {
+        error_setg(errp, "invalid parameter value: %s", prealloc);
+        return -EINVAL;
+    }
+    ret = bdrv_file_create(filename, errp);
+    if (ret < 0) {
+        return ret;
+    }
+    if (!strcmp(prealloc, "metadata")) {
+        error_setg(errp, "Unsupported preallocation mode: metadata");
+        return -ENOTSUP;
+    }
+    bs = bdrv_open_protocol(filename, BDRV_O_RDWR, errp);
+    if (!bs) {
+        return -EIO;
+    }
+    ret = bdrv_file_preallocate(bs, 0, size, prealloc, errp);
+    bdrv_unref(bs);
+    return ret;
+}
+
+int bdrv_file_preallocate(BlockDriverState *bs, uint64_t old_size,
+                          uint64_t size, const char *prealloc, Error **errp)
+{
+    int ret = bdrv_file_truncate(bs, size, errp);
+
+    if (ret < 0 || size <= old_size) {
+        return ret;
+    }
+    if (!strcmp(prealloc, "falloc") || !strcmp(prealloc, "full")) {
+        /* Zeros either way; full writes them where falloc cannot. */
+        ret = bdrv_file_allocate(bs, old_size, size - old_size,
+                                 !strcmp(prealloc, "full"), errp);
+    }
+    return ret;
+}
+
+static int raw_like_create(const char *filename, QDict *opts, Error **errp)
+{
+    const char *prealloc = qdict_get_try_str(opts, "preallocation");
+    uint64_t size = g_ascii_strtoull(qdict_get_try_str(opts, "size"),
+                                     NULL, 10);
+    Error *local_err = NULL;
+    int ret;
+
+    /* Whole sectors, as 7.2 rounds every new image's size. */
+    size = QEMU_ALIGN_UP(size, BDRV_SECTOR_SIZE);
+    ret = bdrv_create_file_sized(filename, size,
+                                 prealloc ? prealloc : "off", &local_err);
+    if (ret == -EFBIG) {
+        error_free(local_err);
+        error_setg(errp, "The image size is too large for file format "
+                   "'raw'");
+    } else if (ret < 0) {
+        error_propagate(errp, local_err);
+    }
+    return ret;
+}
 
 int bdrv_create(const char *fmt, const char *filename, QDict *opts,
                 Error **errp)
 {
-    error_setg(errp, "Image creation is not implemented yet");
+    const BlockDriver *drv = bdrv_find_format(fmt);
+
+    if (drv && drv->create) {
+        return drv->create(filename, opts, errp);
+    }
+    if (!strcmp(fmt, "raw") || !strcmp(fmt, "file")) {
+        return raw_like_create(filename, opts, errp);
+    }
+    error_setg(errp, "Format driver '%s' does not support image creation",
+               fmt);
     return -ENOTSUP;
 }
