@@ -194,11 +194,10 @@ static int reads_as_zero(BlockDriverState *bs, int64_t offset, int64_t bytes,
         return len;
     }
     if (offset >= len) {
-        return bytes ? 0 : 1;   /* past the end: not known to be zero */
+        return bytes ? 0 : 1;   /* wholly past the end: not known */
     }
-    if (offset + bytes > len) {
-        return 0;
-    }
+    /* A range that only runs past the end is judged by its part inside. */
+    bytes = MIN(bytes, len - offset);
     if (strcmp(bs->drv->format_name, "qcow2")) {
         return bytes ? 0 : 1;   /* other formats: data */
     }
