@@ -571,10 +571,17 @@ int bdrv_create_file_sized(const char *filename, uint64_t size,
 int bdrv_file_preallocate(BlockDriverState *bs, uint64_t old_size,
                           uint64_t size, const char *prealloc, Error **errp)
 {
-    int ret = bdrv_file_truncate(bs, size, errp);
+    Error *local_err = NULL;
+    int ret = bdrv_file_truncate(bs, size, &local_err);
 
-    if (ret < 0 || size <= old_size) {
+    if (ret < 0) {
+        /* 7.2's words at creation; -EFBIG is the format's to explain. */
+        error_free(local_err);
+        error_setg_errno(errp, -ret, "Could not resize file");
         return ret;
+    }
+    if (size <= old_size) {
+        return 0;
     }
     if (!strcmp(prealloc, "falloc") || !strcmp(prealloc, "full")) {
         /* Zeros either way; full writes them where falloc cannot. */

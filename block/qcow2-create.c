@@ -246,20 +246,27 @@ static int sim_refcount_block(Qcow2Sim *s, uint64_t index, uint64_t **blk)
         *blk = sim_block(s, s->reftable[ti]);
         return 0;
     }
+    bool self_describing;
+
     new_block = sim_alloc_noref(s, s->cs);
-    if (((new_block >> s->cluster_bits) >> s->rb_bits) == ti) {
-        uint64_t *b = sim_new_block(s, new_block);
-        b[(new_block >> s->cluster_bits) & (s->rb_entries - 1)] = 1;
+    self_describing = ((new_block >> s->cluster_bits) >> s->rb_bits) == ti;
+    if (self_describing) {
+        *blk = sim_new_block(s, new_block);
+        (*blk)[(new_block >> s->cluster_bits) & (s->rb_entries - 1)] = 1;
     } else {
         ret = sim_update_refcount(s, new_block, s->cs, false);
         if (ret < 0) {
             return ret;
         }
-        sim_new_block(s, new_block);
+        *blk = sim_new_block(s, new_block);
     }
     if (ti < s->reftable_size) {
         sim_set_reftable(s, ti, new_block);
-        return -EAGAIN;
+        /*
+         * 7.2 goes on with a block that describes itself; after one
+         * placed elsewhere the caller searches again (what 7.2 writes).
+         */
+        return self_describing ? 0 : -EAGAIN;
     }
     used = DIV_ROUND_UP(MAX(index + 1, (new_block >> s->cluster_bits) + 1),
                         s->rb_entries);
