@@ -189,7 +189,11 @@ static int grow_reftable(BlockDriverState *bs, uint64_t first_rt,
         end = place_at + nb_blocks + table_clusters;
         blocks = (end - 1) / per - first_rt + 1;
         new_size = MAX(old_size, (end - 1) / per + 1);
-        tclusters = DIV_ROUND_UP(new_size, entries_per_cluster);
+        /* 7.2's steps: 1, 2, 4, 7, 11, 17, 26, ... clusters. */
+        tclusters = MAX(old_clusters, 1);
+        while (tclusters * entries_per_cluster < new_size) {
+            tclusters += tclusters / 2 + 1;
+        }
         if (blocks == nb_blocks && tclusters == table_clusters) {
             break;
         }
