@@ -270,6 +270,56 @@ static int file_co_block_status(BlockDriverState *bs, int64_t offset,
     return ret | BDRV_BLOCK_OFFSET_VALID;
 }
 
+/*
+ * Creates (or truncates to empty) the host file @filename, mode 0644,
+ * as image creation starts with an empty protocol file.
+ */
+int bdrv_file_create(const char *filename, Error **errp)
+{
+    int fd = open(filename, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+    if (fd < 0) {
+        int err = errno;
+        error_setg_errno(errp, err, "Could not create '%s'", filename);
+        return -err;
+    }
+    close(fd);
+    return 0;
+}
+
+/*
+ * Allocates [offset, offset + bytes) of a protocol node for preallocated
+ * images: fallocate, or (@write_zeros, preallocation=full) zeros written.
+ */
+int bdrv_file_allocate(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                       bool write_zeros, Error **errp)
+{
+    BDRVRawState *s = bs->opaque;
+    g_autofree uint8_t *zeros = NULL;
+    int ret;
+
+    if (!write_zeros) {
+        ret = posix_fallocate(s->fd, offset, bytes);
+        if (ret) {
+            error_setg_errno(errp, ret, "Could not preallocate data for "
+                             "the new area");
+            return -ret;
+        }
+        return 0;
+    }
+    zeros = g_malloc0(MIN(bytes, 1 << 20));
+    while (bytes > 0) {
+        int64_t n = MIN(bytes, 1 << 20);
+        ret = file_pwrite(bs, offset, n, zeros, errp);
+        if (ret < 0) {
+            return ret;
+        }
+        offset += n;
+        bytes -= n;
+    }
+    return 0;
+}
+
 const BlockDriver bdrv_file = {
     .format_name = "file",
     .instance_size = sizeof(BDRVRawState),

@@ -110,8 +110,27 @@ int bdrv_is_allocated_above(BlockDriverState *bs, BlockDriverState *base,
                             Error **errp);
 
 /*
- * Image creation (qemu-img create).  @opts holds the -o options (and
- * "size", "backing_file", "backing_fmt") as strings; prints nothing.
+ * Image creation (qemu-img create), as 7.2's bdrv_img_create: checks the
+ * -o @options of @fmt (and of the file protocol), takes the size from
+ * the backing file when @img_size is -1 (unless @no_backing, -u), prints
+ * the "Formatting ..." line unless @quiet, then calls bdrv_create().
+ */
+int bdrv_img_create(const char *filename, const char *fmt,
+                    const char *base_filename, const char *base_fmt,
+                    const char *options, int64_t img_size, bool no_backing,
+                    bool quiet, Error **errp);
+/* -o help: the options of @fmt (with the protocol's when @filename). */
+int bdrv_create_print_help(const char *fmt, const char *filename,
+                           Error **errp);
+/*
+ * A size as QEMU parses one (suffixes b k M G T P E, fractions with a
+ * suffix, hexadecimal): -EINVAL or -ERANGE (above 2^64 - 1).
+ * *@hex_suffix is set for a hexadecimal number with a suffix.
+ */
+int bdrv_parse_size(const char *str, uint64_t *result, bool *hex_suffix);
+/*
+ * The driver step: @opts holds checked, normalised option strings
+ * ("size" always); the file is created (an existing one emptied).
  */
 int bdrv_create(const char *fmt, const char *filename, QDict *opts,
                 Error **errp);

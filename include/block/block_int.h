@@ -125,6 +125,19 @@ int bdrv_file_pwrite_sync(BlockDriverState *bs, int64_t offset, int64_t bytes,
 int bdrv_file_pdiscard(BlockDriverState *bs, int64_t offset, int64_t bytes,
                        Error **errp);
 int bdrv_file_truncate(BlockDriverState *bs, int64_t size, Error **errp);
+/* Creates or empties a host file (file-posix.c), with QEMU's messages. */
+int bdrv_file_create(const char *filename, Error **errp);
+/* Allocates a range (preallocation=falloc), or writes zeros (=full). */
+int bdrv_file_allocate(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                       bool write_zeros, Error **errp);
+/*
+ * Image creation helpers (create.c): a protocol file of @size bytes with
+ * @prealloc ("off", "falloc", "full"), and the growth of an open one.
+ */
+int bdrv_create_file_sized(const char *filename, uint64_t size,
+                           const char *prealloc, Error **errp);
+int bdrv_file_preallocate(BlockDriverState *bs, uint64_t old_size,
+                          uint64_t size, const char *prealloc, Error **errp);
 
 /*
  * Open the backing file named in @bs (resolved as qemu-img 7.2 does),
