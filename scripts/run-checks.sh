@@ -112,6 +112,8 @@ suite "metadata map cross-check (ASan+UBSan)" \
 suite "crash injection in the qcow2 write path" \
     env QEMU_IMG="$build/qemu-img" QEMU_IO="$build/qemu-io" \
     "$top/tests/crash/run-writer.sh"
+suite "create vs qemu-img 7.2 (byte-identical files)" \
+    env QEMU_IMG="$build/qemu-img" QUICK=1 "$top/tests/interop/run-create.sh"
 suite "map vs qemu-img 7.2" \
     env QEMU_IMG="$build/qemu-img" "$top/tests/interop/run-map.sh"
 suite "map vs qemu-img 7.2 (ASan+UBSan)" \
