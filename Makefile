@@ -31,7 +31,7 @@ ifdef IMG
 	$(BUILD)/qemu-img info "$(IMG)"
 	-$(BUILD)/qemu-img check -M "$(IMG)"
 else
-	@scripts/make-demo.sh $(DEMO_DIR)
+	@QEMU_IMG=$(BUILD)/qemu-img QEMU_IO=$(BUILD)/qemu-io scripts/make-demo.sh $(DEMO_DIR)
 	cd $(DEMO_DIR) && ../qemu-img info --backing-chain demo.qcow2
 	cd $(DEMO_DIR) && ../qemu-img check -M demo.qcow2
 	cd $(DEMO_DIR) && ../qemu-img check -M --output=json demo.qcow2
