@@ -29,31 +29,6 @@ static bool has_help_option(const char *options)
     return false;
 }
 
-/* The size argument, with qemu-img 7.2's messages. */
-static int64_t parse_image_size(const char *arg)
-{
-    uint64_t size;
-    bool hex_suffix;
-    int ret = bdrv_parse_size(arg, &size, &hex_suffix);
-
-    if (ret == -ERANGE || (ret == 0 && size > INT64_MAX)) {
-        error_report("Invalid image size specified. Must be between 0 and "
-                     "%" PRId64 ".", INT64_MAX);
-        return -1;
-    } else if (ret < 0) {
-        error_report("Invalid image size specified. You may use k, M, G, "
-                     "T, P or E suffixes for");
-        error_report("kilobytes, megabytes, gigabytes, terabytes, "
-                     "petabytes and exabytes.");
-        return -1;
-    }
-    if (hex_suffix) {
-        warn_report("Using a multiplier suffix on hex numbers is "
-                    "deprecated: %s", arg);
-    }
-    return size;
-}
-
 int img_create(int argc, char **argv)
 {
     static const struct option long_options[] = {
@@ -124,7 +99,7 @@ int img_create(int argc, char **argv)
     }
     filename = argv[optind++];
     if (optind < argc) {
-        img_size = parse_image_size(argv[optind++]);
+        img_size = img_cvtnum("image size", argv[optind++]);
         if (img_size < 0) {
             return EXIT_FAILURE;
         }

@@ -4,7 +4,6 @@
  * formats.  Adjacent ranges are merged as 7.2 merges them.
  */
 #include "qemu-img.h"
-#include "qemu/cutils.h"
 
 /* One output line: a guest range and what backs it. */
 typedef struct MapRange {
@@ -18,35 +17,6 @@ typedef struct MapRange {
     int64_t offset;         /* host offset, with has_offset */
     const char *filename;   /* file at that offset (NULL: none) */
 } MapRange;
-
-/* qemu-img 7.2's cvtnum(): a size argument, or -1 after the message. */
-static int64_t map_cvtnum(const char *name, const char *value)
-{
-    uint64_t res;
-    int err;
-
-    if (*value && strspn(value, "0123456789") == strlen(value)) {
-        /* Plain bytes: exact, where a double would round near 2^63. */
-        errno = 0;
-        res = g_ascii_strtoull(value, NULL, 10);
-        err = errno == ERANGE ? -ERANGE : 0;
-    } else {
-        err = qemu_strtosz(value, &res);
-    }
-    if (err < 0 && err != -ERANGE) {
-        error_report("Invalid %s specified. You may use "
-                     "k, M, G, T, P or E suffixes for", name);
-        error_report("kilobytes, megabytes, gigabytes, terabytes, "
-                     "petabytes and exabytes.");
-        return -1;
-    }
-    if (err == -ERANGE || res > INT64_MAX) {
-        error_report("Invalid %s specified. Must be between 0 and %" PRId64
-                     ".", name, INT64_MAX);
-        return -1;
-    }
-    return res;
-}
 
 /*
  * Status of [offset, offset + bytes) through the chain, one layer at a
@@ -236,13 +206,13 @@ int img_map(int argc, char **argv)
             output = optarg;
             break;
         case 's':
-            start = map_cvtnum("start offset", optarg);
+            start = img_cvtnum("start offset", optarg);
             if (start < 0) {
                 return EXIT_FAILURE;
             }
             break;
         case 'l':
-            max_length = map_cvtnum("max length", optarg);
+            max_length = img_cvtnum("max length", optarg);
             if (max_length < 0) {
                 return EXIT_FAILURE;
             }

@@ -65,6 +65,31 @@ int img_parse_output_format(const char *arg, OutputFormat *fmt)
 }
 
 /*
+ * A size argument (--start-offset, the image size, ...) with qemu-img
+ * 7.2's two messages, which name it: 0 to INT64_MAX, or -1 once they
+ * are printed.
+ */
+int64_t img_cvtnum(const char *name, const char *value)
+{
+    uint64_t res;
+    int err = qemu_strtosz(value, &res);
+
+    if (err < 0 && err != -ERANGE) {
+        error_report("Invalid %s specified. You may use "
+                     "k, M, G, T, P or E suffixes for", name);
+        error_report("kilobytes, megabytes, gigabytes, terabytes, "
+                     "petabytes and exabytes.");
+        return -1;
+    }
+    if (err == -ERANGE || res > INT64_MAX) {
+        error_report("Invalid %s specified. Must be between 0 and %" PRId64
+                     ".", name, INT64_MAX);
+        return -1;
+    }
+    return res;
+}
+
+/*
  * "key=value,key2=value2" as --image-opts takes it; ",," is a literal
  * comma.  A leading element without '=' names a node, which a
  * command-line tool never has.

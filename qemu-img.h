@@ -41,6 +41,7 @@ void G_GNUC_NORETURN help(void);
 int img_getopt(int argc, char **argv, const char *shortopts,
                const struct option *longopts);
 int img_parse_output_format(const char *arg, OutputFormat *fmt);
+int64_t img_cvtnum(const char *name, const char *value);
 QDict *img_parse_image_opts(const char *str, Error **errp);
 BlockDriverState *img_open(bool image_opts, const char *filename,
                            const char *fmt, int flags);

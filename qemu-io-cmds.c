@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include "qemu-io-cmds.h"
 #include "qapi-emit.h"
+#include "qemu/cutils.h"
 
 /* Longest single request qemu-io 7.2 accepts (INT_MAX, sector aligned). */
 #define QEMU_IO_MAX_REQUEST 2147483136LL
@@ -42,118 +43,17 @@ static bool quit_requested;
  * Numbers and sizes
  */
 
-static int64_t suffix_multiplier(char c)
-{
-    switch (c) {
-    case 'b': case 'B':
-        return 1;
-    case 'k': case 'K':
-        return 1LL << 10;
-    case 'm': case 'M':
-        return 1LL << 20;
-    case 'g': case 'G':
-        return 1LL << 30;
-    case 't': case 'T':
-        return 1LL << 40;
-    case 'p': case 'P':
-        return 1LL << 50;
-    case 'e': case 'E':
-        return 1LL << 60;
-    default:
-        return 0;
-    }
-}
-
 /*
- * A size as 7.2's qemu-io takes it: decimal or 0x hex, an optional
- * decimal fraction (only when a multiplier makes it whole), and an
- * optional b/k/M/G/T/P/E suffix.  The fraction rounds to the nearest
- * byte.  Returns -EINVAL or -ERANGE.
+ * A number argument: qemu_strtosz(), the size syntax qemu-img also
+ * takes (7.2 parses both alike), up to INT64_MAX, with qemu-io 7.2's
+ * messages.
  */
-static int parse_size(const char *s, uint64_t *result)
-{
-    const char *p = s;
-    uint64_t val = 0;
-    double fraction = 0;
-    bool hex = false;
-    int64_t mul = 1;
-    const char *digits;
-
-    if (*p == '+') {
-        p++;
-    }
-    if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
-        hex = true;
-        p += 2;
-    }
-    digits = p;
-    for (; hex ? g_ascii_isxdigit(*p) : g_ascii_isdigit(*p); p++) {
-        int d = g_ascii_xdigit_value(*p);
-        if (val > (UINT64_MAX - d) / (hex ? 16 : 10)) {
-            return -ERANGE;
-        }
-        val = val * (hex ? 16 : 10) + d;
-    }
-    if (p == digits) {
-        return -EINVAL;
-    }
-    if (*p == '.') {
-        const char *f = p;
-        if (hex) {
-            return -EINVAL;
-        }
-        p++;
-        while (g_ascii_isdigit(*p)) {
-            p++;
-        }
-        g_autofree char *frac = g_strdup_printf("0%.*s", (int)(p - f), f);
-        fraction = g_ascii_strtod(frac, NULL);
-        /* Digits that round up to a whole one add nothing, as in 7.2. */
-        if (fraction >= 1.0) {
-            fraction = 0;
-        }
-    }
-    if (*p) {
-        mul = suffix_multiplier(*p);
-        if (!mul) {
-            return -EINVAL;
-        }
-        if (hex && p[0] != 'b' && p[0] != 'B') {
-            warn_report("Using a multiplier suffix on hex numbers is "
-                        "deprecated: %s", s);
-        }
-        p++;
-    }
-    if (*p || (mul == 1 && fraction != 0)) {
-        return -EINVAL;
-    }
-    if (val > (uint64_t)INT64_MAX / mul) {
-        return -ERANGE;
-    }
-    val *= mul;
-    if (fraction != 0) {
-        uint64_t extra = (uint64_t)floor(fraction * mul + 0.5);
-        if (extra > (uint64_t)INT64_MAX - val) {
-            return -ERANGE;
-        }
-        val += extra;
-    }
-    *result = val;
-    return 0;
-}
-
-/* parse_size() for a command argument, with 7.2's messages. */
 static int64_t cvtnum(const char *s)
 {
     uint64_t v;
-    int ret;
+    int ret = qemu_strtosz(s, &v);
 
-    if (*s == '-') {
-        ret = -EINVAL;
-    } else {
-        ret = parse_size(s, &v);
-    }
-    if (ret == -ERANGE) {
+    if (ret == -ERANGE || (ret == 0 && v > INT64_MAX)) {
         printf("Parsing error: argument too large -- %s\n", s);
         return -1;
     } else if (ret < 0) {

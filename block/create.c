@@ -181,92 +181,6 @@ int bdrv_create_print_help(const char *fmt, const char *filename,
     return 0;
 }
 
-/* Decimal or hexadecimal digits into *@val; false on overflow. */
-static bool parse_uint_digits(const char **p, int base, uint64_t *val)
-{
-    bool ok = true;
-
-    *val = 0;
-    for (;; (*p)++) {
-        int d = g_ascii_xdigit_value(**p);
-        if (d < 0 || (base == 10 && !g_ascii_isdigit(**p))) {
-            break;
-        }
-        if (*val > (UINT64_MAX - d) / base) {
-            ok = false;
-        }
-        *val = *val * base + d;
-    }
-    return ok;
-}
-
-int bdrv_parse_size(const char *str, uint64_t *result, bool *hex_suffix)
-{
-    const char *p = str, *digits;
-    const char *suffixes = "bkmgtpe";
-    uint64_t val, mul = 1, frac_part;
-    double fraction = 0;
-    bool hex = false, in_range;
-
-    *hex_suffix = false;
-    while (g_ascii_isspace(*p)) {
-        p++;
-    }
-    if (*p == '-') {
-        return -EINVAL;
-    }
-    if (*p == '+') {
-        p++;
-    }
-    if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X') &&
-        g_ascii_isxdigit(p[2])) {
-        hex = true;
-        p += 2;
-    }
-    digits = p;
-    in_range = parse_uint_digits(&p, hex ? 16 : 10, &val);
-    if (p == digits) {
-        return -EINVAL;
-    }
-    if (*p == '.') {
-        g_autoptr(GString) f = g_string_new("0.");
-        if (hex) {
-            return -EINVAL;
-        }
-        for (p++; g_ascii_isdigit(*p); p++) {
-            g_string_append_c(f, *p);
-        }
-        fraction = g_ascii_strtod(f->str, NULL);
-        /* Digits that round up to a whole unit are dropped, as 7.2 does. */
-        if (fraction >= 1.0) {
-            fraction = 0;
-        }
-    }
-    if (*p) {
-        const char *s = strchr(suffixes, g_ascii_tolower(*p));
-        if (!s) {
-            return -EINVAL;
-        }
-        for (int i = 0; i < s - suffixes; i++) {
-            mul *= 1024;
-        }
-        p++;
-        *hex_suffix = hex;
-    }
-    if (*p || (fraction > 0 && mul == 1)) {
-        return -EINVAL;
-    }
-    if (!in_range) {
-        return -ERANGE;
-    }
-    frac_part = (uint64_t)(fraction * (double)mul + 0.5);
-    if (val > (UINT64_MAX - frac_part) / mul) {
-        return -ERANGE;
-    }
-    *result = val * mul + frac_part;
-    return 0;
-}
-
 static bool parse_bool(const char *s, bool *val)
 {
     if (!strcmp(s, "on") || !strcmp(s, "yes") || !strcmp(s, "true") ||
@@ -289,7 +203,7 @@ static char *opt_normalise(const CreateOptDesc *d, const char *value,
                            Error **errp)
 {
     uint64_t n;
-    bool b, hex_suffix;
+    bool b;
     const char *end;
     int ret;
 
@@ -323,7 +237,7 @@ static char *opt_normalise(const CreateOptDesc *d, const char *value,
         }
         return g_strdup_printf("%" PRId64, (int64_t)n);
     case CREATE_OPT_SIZE:
-        ret = bdrv_parse_size(value, &n, &hex_suffix);
+        ret = qemu_strtosz(value, &n);
         if (ret == -ERANGE) {
             error_setg(errp, "Value '%s' is out of range for parameter '%s'",
                        value, d->name);

@@ -1,8 +1,8 @@
 /*
  * Size formatting/parsing and path helpers.
  */
-#include <math.h>
 #include "qemu/cutils.h"
+#include "qapi/error.h"
 
 char *size_to_str(uint64_t val)
 {
@@ -25,61 +25,101 @@ char *size_to_str(uint64_t val)
     return g_strdup_printf("%0.3g %sB", (double)val / div, suffixes[i]);
 }
 
+/* C's isspace() in the C locale; GLib's set lacks the vertical tab. */
+static bool is_c_space(char c)
+{
+    return c && strchr(" \t\n\v\f\r", c);
+}
+
+/*
+ * Decimal or hexadecimal digits into *@val; false on overflow, the
+ * digits being consumed all the same.
+ */
+static bool parse_uint_digits(const char **p, int base, uint64_t *val)
+{
+    bool ok = true;
+
+    *val = 0;
+    for (;; (*p)++) {
+        int d = g_ascii_xdigit_value(**p);
+        if (d < 0 || (base == 10 && !g_ascii_isdigit(**p))) {
+            break;
+        }
+        if (*val > (UINT64_MAX - d) / base) {
+            ok = false;
+        }
+        *val = *val * base + d;
+    }
+    return ok;
+}
+
 int qemu_strtosz(const char *str, uint64_t *result)
 {
-    char *end;
-    double mul = 1;
-    double val;
-    const char *p = str;
+    const char *p = str, *digits;
+    const char *suffixes = "bkmgtpe";
+    uint64_t val, mul = 1, frac_part;
+    double fraction = 0;
+    bool hex = false;
 
-    while (g_ascii_isspace(*p)) {
+    while (is_c_space(*p)) {
         p++;
     }
-    if (*p == '-' || !*p) {
+    if (*p == '-') {
         return -EINVAL;
     }
-    errno = 0;
-    val = g_ascii_strtod(p, &end);
-    if (end == p || errno == ERANGE || !isfinite(val)) {
+    if (*p == '+') {
+        p++;
+    }
+    if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X') &&
+        g_ascii_isxdigit(p[2])) {
+        hex = true;
+        p += 2;
+    }
+    digits = p;
+    if (!parse_uint_digits(&p, hex ? 16 : 10, &val)) {
+        /* Too many digits: too large alone, malformed with a tail. */
+        return *p ? -EINVAL : -ERANGE;
+    }
+    if (p == digits) {
         return -EINVAL;
     }
-    switch (*end) {
-    case 'b': case 'B':
-        end++;
-        break;
-    case 'k': case 'K':
-        mul = 1024.0;
-        end++;
-        break;
-    case 'm': case 'M':
-        mul = 1024.0 * 1024;
-        end++;
-        break;
-    case 'g': case 'G':
-        mul = 1024.0 * 1024 * 1024;
-        end++;
-        break;
-    case 't': case 'T':
-        mul = 1024.0 * 1024 * 1024 * 1024;
-        end++;
-        break;
-    case 'p': case 'P':
-        mul = 1024.0 * 1024 * 1024 * 1024 * 1024;
-        end++;
-        break;
-    case 'e': case 'E':
-        mul = 1024.0 * 1024 * 1024 * 1024 * 1024 * 1024;
-        end++;
-        break;
+    if (*p == '.') {
+        g_autoptr(GString) f = g_string_new("0.");
+        if (hex) {
+            return -EINVAL;
+        }
+        for (p++; g_ascii_isdigit(*p); p++) {
+            g_string_append_c(f, *p);
+        }
+        fraction = g_ascii_strtod(f->str, NULL);
+        /* Digits that round up to a whole unit are dropped, as 7.2 does. */
+        if (fraction >= 1.0) {
+            fraction = 0;
+        }
     }
-    if (*end) {
+    if (*p) {
+        const char *s = strchr(suffixes, g_ascii_tolower(*p));
+        if (!s) {
+            return -EINVAL;
+        }
+        for (int i = 0; i < s - suffixes; i++) {
+            mul *= 1024;
+        }
+        p++;
+        /* 7.2 warns as soon as it sees the suffix, even if more fails. */
+        if (hex) {
+            warn_report("Using a multiplier suffix on hex numbers is "
+                        "deprecated: %s", str);
+        }
+    }
+    if (*p || (fraction > 0 && mul == 1)) {
         return -EINVAL;
     }
-    val *= mul;
-    if (val >= 0x1p63) {
+    frac_part = (uint64_t)(fraction * (double)mul + 0.5);
+    if (val > (UINT64_MAX - frac_part) / mul) {
         return -ERANGE;
     }
-    *result = (uint64_t)val;
+    *result = val * mul + frac_part;
     return 0;
 }
 

@@ -123,12 +123,6 @@ int bdrv_img_create(const char *filename, const char *fmt,
 int bdrv_create_print_help(const char *fmt, const char *filename,
                            Error **errp);
 /*
- * A size as QEMU parses one (suffixes b k M G T P E, fractions with a
- * suffix, hexadecimal): -EINVAL or -ERANGE (above 2^64 - 1).
- * *@hex_suffix is set for a hexadecimal number with a suffix.
- */
-int bdrv_parse_size(const char *str, uint64_t *result, bool *hex_suffix);
-/*
  * The driver step: @opts holds checked, normalised option strings
  * ("size" always); the file is created (an existing one emptied).
  */

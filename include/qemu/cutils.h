@@ -13,9 +13,13 @@
 char *size_to_str(uint64_t val);
 
 /*
- * Parse a size with an optional suffix (b, k/K, M, G, T, P, E; powers
- * of 1024; a bare number is bytes).  Returns 0, or -EINVAL for a
- * malformed string and -ERANGE when it does not fit in 63 bits.
+ * A size as every QEMU 7.2 tool parses one (qemu-img's size arguments
+ * and size options, qemu-io's numbers): decimal or 0x hexadecimal, a
+ * decimal fraction only with a suffix, an optional suffix b, k, M, G,
+ * T, P or E (powers of 1024, any case).  Exact to the byte up to
+ * 2^64 - 1; callers apply their own upper limits.  A suffix on a hex
+ * number draws 7.2's deprecation warning.  Returns 0, or -EINVAL for
+ * a malformed string and -ERANGE for one too large.
  */
 int qemu_strtosz(const char *str, uint64_t *result);
 
