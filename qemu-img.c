@@ -97,28 +97,13 @@ int64_t img_cvtnum(const char *name, const char *value)
 QDict *img_parse_image_opts(const char *str, Error **errp)
 {
     g_autoptr(QDict) dict = qdict_new();
+    g_autoptr(GString) key = g_string_new(NULL);
+    g_autoptr(GString) val = g_string_new(NULL);
     const char *p = str;
+    bool seen_eq;
 
     while (*p) {
-        g_autoptr(GString) key = g_string_new(NULL);
-        g_autoptr(GString) val = g_string_new(NULL);
-        GString *cur = key;
-        bool seen_eq = false;
-
-        for (; *p; p++) {
-            if (*p == ',') {
-                if (p[1] != ',') {
-                    p++;
-                    break;
-                }
-                p++;
-            } else if (*p == '=' && !seen_eq) {
-                seen_eq = true;
-                cur = val;
-                continue;
-            }
-            g_string_append_c(cur, *p);
-        }
+        p = keyval_next(p, key, val, &seen_eq);
         if (!seen_eq) {
             error_setg(errp, "Cannot find device='%s' nor node-name='%s'",
                        key->str, key->str);
@@ -160,17 +145,12 @@ BlockDriverState *img_open(bool image_opts, const char *filename,
     return bs;
 }
 
-/*
- * --object: only 'secret' objects exist for us (LUKS keys); anything
- * else is refused with QEMU's message.
- */
 int img_add_object(const char *optarg)
 {
-    g_autofree char *type = g_strndup(optarg, strcspn(optarg, ","));
+    Error *local_err = NULL;
 
-    if (strcmp(type, "secret")) {
-        error_report("Parameter 'qom-type' does not accept value '%s'",
-                     type);
+    if (!object_option_check(optarg, &local_err)) {
+        error_report_err(local_err);
         return -EINVAL;
     }
     return 0;

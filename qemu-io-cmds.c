@@ -940,28 +940,13 @@ bool qemuio_check_aio_mode(const char *mode)
 
 bool qemuio_parse_keyval(QDict *dict, const char *str)
 {
+    g_autoptr(GString) key = g_string_new(NULL);
+    g_autoptr(GString) val = g_string_new(NULL);
     const char *p = str;
+    bool seen_eq;
 
     while (*p) {
-        g_autoptr(GString) key = g_string_new(NULL);
-        g_autoptr(GString) val = g_string_new(NULL);
-        GString *cur = key;
-        bool seen_eq = false;
-
-        for (; *p; p++) {
-            if (*p == ',') {
-                if (p[1] != ',') {
-                    p++;
-                    break;
-                }
-                p++;
-            } else if (*p == '=' && !seen_eq) {
-                seen_eq = true;
-                cur = val;
-                continue;
-            }
-            g_string_append_c(cur, *p);
-        }
+        p = keyval_next(p, key, val, &seen_eq);
         if (!seen_eq) {
             /* 7.2 still takes "name" as "name=on", with a warning. */
             warn_report("short-form boolean option '%s' deprecated",

@@ -6,6 +6,7 @@
 #include <getopt.h>
 #include <unistd.h>
 #include "qemu-io-cmds.h"
+#include "qemu/cutils.h"
 
 #define QEMU_IO_PROMPT "qemu-io> "
 
@@ -102,6 +103,7 @@ int main(int argc, char **argv)
     g_autoptr(GPtrArray) cmds = g_ptr_array_new();
     QemuIOOpenOpts o = { .flags = BDRV_O_RDWR };
     bool image_opts = false, ok = true;
+    Error *local_err = NULL;
     int c;
 
     error_set_progname("qemu-io");
@@ -146,10 +148,8 @@ int main(int argc, char **argv)
             }
             break;
         case OPTION_OBJECT:
-            if (strncmp(optarg, "secret", strcspn(optarg, ",")) ||
-                strcspn(optarg, ",") != strlen("secret")) {
-                error_report("Parameter 'qom-type' does not accept value "
-                             "'%.*s'", (int)strcspn(optarg, ","), optarg);
+            if (!object_option_check(optarg, &local_err)) {
+                error_report_err(local_err);
                 return EXIT_FAILURE;
             }
             break;

@@ -258,30 +258,16 @@ static char *opt_normalise(const CreateOptDesc *d, const char *value,
 static int parse_opt_string(const char *str, GPtrArray *opts, QDict *out,
                             Error **errp)
 {
+    g_autoptr(GString) key = g_string_new(NULL);
+    g_autoptr(GString) val = g_string_new(NULL);
     const char *p = str;
+    bool has_eq;
 
     while (*p) {
-        g_autoptr(GString) key = g_string_new(NULL);
-        g_autoptr(GString) val = g_string_new(NULL);
-        GString *cur = key;
-        bool has_eq = false;
         const CreateOptDesc *d;
         char *norm;
 
-        for (; *p; p++) {
-            if (*p == ',') {
-                if (p[1] != ',') {
-                    p++;
-                    break;
-                }
-                p++;
-            } else if (*p == '=' && !has_eq) {
-                has_eq = true;
-                cur = val;
-                continue;
-            }
-            g_string_append_c(cur, *p);
-        }
+        p = keyval_next(p, key, val, &has_eq);
         d = find_opt(opts, key->str);
         if (!d) {
             error_setg(errp, "Invalid parameter '%s'", key->str);

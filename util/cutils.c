@@ -1,5 +1,5 @@
 /*
- * Size formatting/parsing and path helpers.
+ * Size formatting/parsing, option strings and path helpers.
  */
 #include "qemu/cutils.h"
 #include "qapi/error.h"
@@ -121,6 +121,42 @@ int qemu_strtosz(const char *str, uint64_t *result)
     }
     *result = val * mul + frac_part;
     return 0;
+}
+
+const char *keyval_next(const char *p, GString *key, GString *value,
+                        bool *has_value)
+{
+    GString *cur = key;
+
+    g_string_truncate(key, 0);
+    g_string_truncate(value, 0);
+    *has_value = false;
+    for (; *p; p++) {
+        if (*p == ',') {
+            if (p[1] != ',') {
+                return p + 1;
+            }
+            p++;
+        } else if (*p == '=' && !*has_value) {
+            *has_value = true;
+            cur = value;
+            continue;
+        }
+        g_string_append_c(cur, *p);
+    }
+    return p;
+}
+
+bool object_option_check(const char *optarg, Error **errp)
+{
+    size_t len = strcspn(optarg, ",");
+
+    if (len != strlen("secret") || strncmp(optarg, "secret", len)) {
+        error_setg(errp, "Parameter 'qom-type' does not accept value '%.*s'",
+                   (int)len, optarg);
+        return false;
+    }
+    return true;
 }
 
 bool path_is_absolute(const char *path)

@@ -5,6 +5,7 @@
 #define QEMU_CUTILS_H
 
 #include "qemu/osdep.h"
+#include "qapi/error.h"
 
 /*
  * Human-readable size with IEC prefixes, as qemu-img prints it:
@@ -22,6 +23,22 @@ char *size_to_str(uint64_t val);
  * a malformed string and -ERANGE for one too large.
  */
 int qemu_strtosz(const char *str, uint64_t *result);
+
+/*
+ * Splits the next element off an option string "key=value,key2=value2"
+ * as --image-opts, -o and qemu-io's open -o take it: ",," is a literal
+ * comma, the first '=' ends the key.  Fills @key and @value (emptied
+ * first), sets *@has_value when there was an '=', and returns where the
+ * next element starts (the final NUL after the last).
+ */
+const char *keyval_next(const char *p, GString *key, GString *value,
+                        bool *has_value);
+
+/*
+ * --object TYPE,...: only 'secret' objects (LUKS keys) exist in these
+ * tools; any other type is refused in 7.2's words.
+ */
+bool object_option_check(const char *optarg, Error **errp);
 
 /* True when @path is absolute. */
 bool path_is_absolute(const char *path);
