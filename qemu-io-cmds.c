@@ -1036,50 +1036,51 @@ void qemuio_close(void)
     bdrv_unref(bs);
 }
 
+int qemuio_open_option(int c, const char *arg, QemuIOOpenOpts *o)
+{
+    switch (c) {
+    case 's':
+        error_report("Snapshot mode (-s) is not supported by this qemu-io");
+        return -1;
+    case 'n':
+        o->writeback = true;    /* -t none */
+        return 1;
+    case 'C':
+    case 'k':
+        /* Copy-on-read and AIO do not change results. */
+        return 1;
+    case 'r':
+        o->flags &= ~BDRV_O_RDWR;
+        return 1;
+    case 'U':
+        o->flags |= BDRV_O_FORCE_SHARE;
+        return 1;
+    case 't':
+        return qemuio_check_cache_mode(arg, &o->writeback) ? 1 : -1;
+    case 'd':
+        return qemuio_check_discard_mode(arg) ? 1 : -1;
+    case 'i':
+        return qemuio_check_aio_mode(arg) ? 1 : -1;
+    }
+    return 0;
+}
+
 static bool open_f(BlockDriverState *bs, int argc, char **argv)
 {
     QemuIOOpenOpts o = { .flags = BDRV_O_RDWR };
     g_autoptr(QDict) opts = qdict_new();
-    int c;
+    int c, ret;
 
     while ((c = getopt(argc, argv, "snCrkt:d:o:Ui:")) != -1) {
-        switch (c) {
-        case 's':
-            error_report("Snapshot mode (-s) is not supported by this "
-                         "qemu-io");
+        ret = qemuio_open_option(c, optarg, &o);
+        if (ret < 0) {
             return false;
-        case 'n':
-            o.writeback = true;     /* -t none */
-            break;
-        case 'C':
-        case 'k':
-            /* Copy-on-read and AIO do not change results. */
-            break;
-        case 'r':
-            o.flags &= ~BDRV_O_RDWR;
-            break;
-        case 'U':
-            o.flags |= BDRV_O_FORCE_SHARE;
-            break;
-        case 't':
-            if (!qemuio_check_cache_mode(optarg, &o.writeback)) {
-                return false;
-            }
-            break;
-        case 'd':
-            if (!qemuio_check_discard_mode(optarg)) {
-                return false;
-            }
-            break;
-        case 'i':
-            if (!qemuio_check_aio_mode(optarg)) {
-                return false;
-            }
-            break;
-        case 'o':
+        } else if (ret > 0) {
+            continue;
+        }
+        if (c == 'o') {
             qemuio_parse_keyval(opts, optarg);
-            break;
-        default:
+        } else {
             print_usage(argv[0], &open_cmd);
             return false;
         }

@@ -50,6 +50,13 @@ bool qemuio_check_discard_mode(const char *mode);
 bool qemuio_check_aio_mode(const char *mode);
 
 /*
+ * One option that both the command line and `open` take (-r -s -n -C
+ * -k -U -t -d -i): applied to @o.  Returns 1 when @c was one of them,
+ * 0 when not, -1 after 7.2's message for a bad one.
+ */
+int qemuio_open_option(int c, const char *arg, QemuIOOpenOpts *o);
+
+/*
  * Parses "key=value,key2=value" (",," is a comma) into @dict; false,
  * with the message on stderr, when an element has no '='.
  */

@@ -109,6 +109,14 @@ int main(int argc, char **argv)
     error_set_progname("qemu-io");
     while ((c = getopt_long(argc, argv, "c:d:f:hi:kmnrsT:t:UVC",
                             long_options, NULL)) != -1) {
+        /* The options `open` also takes, handled alike. */
+        int ret = qemuio_open_option(c, optarg, &o);
+
+        if (ret < 0) {
+            return EXIT_FAILURE;
+        } else if (ret > 0) {
+            continue;
+        }
         switch (c) {
         case 'c':
             g_ptr_array_add(cmds, optarg);
@@ -116,36 +124,8 @@ int main(int argc, char **argv)
         case 'f':
             o.fmt = optarg;
             break;
-        case 'r':
-            o.flags &= ~BDRV_O_RDWR;
-            break;
-        case 'U':
-            o.flags |= BDRV_O_FORCE_SHARE;
-            break;
-        case 's':
-            error_report("Snapshot mode (-s) is not supported by this "
-                         "qemu-io");
-            return EXIT_FAILURE;
-        case 'n':
-            o.writeback = true;     /* -t none */
-            break;
-        case 'C': case 'm': case 'k': case 'T':
-            /* Copy-on-read, alignment, AIO, tracing: no visible effect. */
-            break;
-        case 'i':
-            if (!qemuio_check_aio_mode(optarg)) {
-                return EXIT_FAILURE;
-            }
-            break;
-        case 't':
-            if (!qemuio_check_cache_mode(optarg, &o.writeback)) {
-                return EXIT_FAILURE;
-            }
-            break;
-        case 'd':
-            if (!qemuio_check_discard_mode(optarg)) {
-                return EXIT_FAILURE;
-            }
+        case 'm': case 'T':
+            /* Alignment and tracing: no visible effect. */
             break;
         case OPTION_OBJECT:
             if (!object_option_check(optarg, &local_err)) {
