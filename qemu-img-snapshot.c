@@ -57,19 +57,6 @@ static bool format_probed(bool image_opts, const char *filename)
     return true;
 }
 
-/* 7.2's raw driver warns when it was probed for a read-write open. */
-static void warn_probed_raw(BlockDriverState *bs)
-{
-    error_printf("WARNING: Image format was not specified for '%s' and "
-                 "probing guessed raw.\n"
-                 "         Automatically detecting the format is "
-                 "dangerous for raw images, write operations on block "
-                 "0 will be restricted.\n"
-                 "         Specify the 'raw' format explicitly to "
-                 "remove the restrictions.\n",
-                 bdrv_get_filename(bs));
-}
-
 static int run_action(BlockDriverState *bs, SnapshotAction action,
                       const char *name, bool probed_raw)
 {
@@ -93,7 +80,7 @@ static int run_action(BlockDriverState *bs, SnapshotAction action,
         ret = bdrv_snapshot_goto(bs, name, &local_err);
         if (ret == -ENOTSUP && probed_raw) {
             /* 7.2 reopens the raw driver after trying its file: again. */
-            warn_probed_raw(bs);
+            bdrv_raw_warn_probed(bs);
         }
         if (ret < 0) {
             error_prepend(&local_err, "Could not apply snapshot '%s': ",
@@ -198,7 +185,7 @@ int img_snapshot(int argc, char **argv)
                  !strcmp(bdrv_get_format_name(bs), "raw") &&
                  format_probed(image_opts, filename);
     if (probed_raw) {
-        warn_probed_raw(bs);
+        bdrv_raw_warn_probed(bs);
     }
     ret = run_action(bs, action, name, probed_raw);
     bdrv_unref(bs);

@@ -1010,14 +1010,7 @@ int qemuio_open(const char *name, QemuIOOpenOpts *o)
     qemuio_writeback = o->writeback;
     if (probed && (o->flags & BDRV_O_RDWR) &&
         !strcmp(bdrv_get_format_name(qemuio_bs), "raw")) {
-        error_printf("WARNING: Image format was not specified for '%s' and "
-                     "probing guessed raw.\n"
-                     "         Automatically detecting the format is "
-                     "dangerous for raw images, write operations on block "
-                     "0 will be restricted.\n"
-                     "         Specify the 'raw' format explicitly to "
-                     "remove the restrictions.\n",
-                     bdrv_get_filename(qemuio_bs));
+        bdrv_raw_warn_probed(qemuio_bs);
     }
     return 0;
 }

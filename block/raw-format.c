@@ -63,6 +63,18 @@ static int raw_truncate(BlockDriverState *bs, int64_t offset, Error **errp)
     return bdrv_file_truncate(bs->file, offset, errp);
 }
 
+void bdrv_raw_warn_probed(const BlockDriverState *bs)
+{
+    error_printf("WARNING: Image format was not specified for '%s' and "
+                 "probing guessed raw.\n"
+                 "         Automatically detecting the format is "
+                 "dangerous for raw images, write operations on block "
+                 "0 will be restricted.\n"
+                 "         Specify the 'raw' format explicitly to "
+                 "remove the restrictions.\n",
+                 bdrv_get_filename(bs));
+}
+
 const BlockDriver bdrv_raw = {
     .format_name = "raw",
     .probe = raw_probe,

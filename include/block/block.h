@@ -31,6 +31,11 @@ void bdrv_unref(BlockDriverState *bs);
 const char *bdrv_get_format_name(const BlockDriverState *bs);
 const char *bdrv_get_filename(const BlockDriverState *bs);
 BlockDriverState *bdrv_backing(const BlockDriverState *bs);
+/*
+ * 7.2's warning (on stderr) when a read-write open probed the raw
+ * format for @bs; the tools print it where 7.2's raw driver does.
+ */
+void bdrv_raw_warn_probed(const BlockDriverState *bs);
 
 /* Guest-visible size in bytes, or a negative errno. */
 int64_t bdrv_getlength(BlockDriverState *bs);
