@@ -206,15 +206,62 @@ static int check_request(BlockDriverState *bs, int64_t offset, int64_t bytes)
     return 0;
 }
 
-static bool check_max_length(int64_t count, const char *arg, bool write,
-                             bool no_fallback)
+/*
+ * The "off len" operands of read, write and discard, then the length
+ * limit (which write -n lifts).  False after 7.2's message.
+ */
+static bool parse_offset_count(char **args, int64_t *offset, int64_t *count,
+                               bool write, bool no_fallback)
 {
-    if (count > QEMU_IO_MAX_REQUEST && !no_fallback) {
+    *offset = cvtnum(args[0]);
+    if (*offset < 0) {
+        return false;
+    }
+    *count = cvtnum(args[1]);
+    if (*count < 0) {
+        return false;
+    }
+    if (*count > QEMU_IO_MAX_REQUEST && !no_fallback) {
         printf("length cannot exceed %lld%s, given %s\n",
-               QEMU_IO_MAX_REQUEST, write ? " without -n" : "", arg);
+               QEMU_IO_MAX_REQUEST, write ? " without -n" : "", args[1]);
         return false;
     }
     return true;
+}
+
+/* The options read, write and discard share. */
+typedef struct IOCommonOpts {
+    bool vmstate;           /* -b */
+    bool csv;               /* -C: the report as comma-separated values */
+    bool quiet;             /* -q */
+    bool has_pattern;       /* -P */
+    int pattern;
+} IOCommonOpts;
+
+/*
+ * Applies -b, -C, -p, -P or -q to @o: 1 when @c was one of them, 0
+ * when not, -1 after the message for a bad pattern.
+ */
+static int io_common_option(int c, const char *arg, IOCommonOpts *o)
+{
+    switch (c) {
+    case 'b':
+        o->vmstate = true;
+        return 1;
+    case 'C':
+        o->csv = true;
+        return 1;
+    case 'p':
+        return 1;       /* 7.2: ignored for backwards compatibility */
+    case 'P':
+        o->has_pattern = true;
+        o->pattern = parse_pattern(arg);
+        return o->pattern < 0 ? -1 : 1;
+    case 'q':
+        o->quiet = true;
+        return 1;
+    }
+    return 0;
 }
 
 static bool check_sector_aligned(int64_t value, const char *what)
@@ -235,33 +282,21 @@ static const QemuIOCmd read_cmd;
 
 static bool read_f(BlockDriverState *bs, int argc, char **argv)
 {
-    bool cflag = false, qflag = false, vflag = false, bflag = false;
-    bool pflag = false, sflag = false, lflag = false, ok = true;
-    int pattern = 0, c, ret;
+    IOCommonOpts o = { 0 };
+    bool vflag = false, sflag = false, lflag = false, ok = true;
+    int c, ret;
     int64_t offset, count, pattern_offset = 0, pattern_count = 0;
     g_autofree uint8_t *buf = NULL;
     double start;
 
     while ((c = getopt(argc, argv, "bCpP:qs:l:v")) != -1) {
+        ret = io_common_option(c, optarg, &o);
+        if (ret < 0) {
+            return false;
+        } else if (ret > 0) {
+            continue;
+        }
         switch (c) {
-        case 'b':
-            bflag = true;
-            break;
-        case 'C':
-            cflag = true;
-            break;
-        case 'p':
-            break;      /* 7.2: ignored for backwards compatibility */
-        case 'P':
-            pflag = true;
-            pattern = parse_pattern(optarg);
-            if (pattern < 0) {
-                return false;
-            }
-            break;
-        case 'q':
-            qflag = true;
-            break;
         case 's':
             sflag = true;
             pattern_offset = cvtnum(optarg);
@@ -284,19 +319,11 @@ static bool read_f(BlockDriverState *bs, int argc, char **argv)
             return false;
         }
     }
-    if (optind != argc - 2 || ((sflag || lflag) && !pflag)) {
+    if (optind != argc - 2 || ((sflag || lflag) && !o.has_pattern)) {
         print_usage(argv[0], &read_cmd);
         return false;
     }
-    offset = cvtnum(argv[optind]);
-    if (offset < 0) {
-        return false;
-    }
-    count = cvtnum(argv[optind + 1]);
-    if (count < 0) {
-        return false;
-    }
-    if (!check_max_length(count, argv[optind + 1], false, false)) {
+    if (!parse_offset_count(argv + optind, &offset, &count, false, false)) {
         return false;
     }
     if (!lflag) {
@@ -307,15 +334,15 @@ static bool read_f(BlockDriverState *bs, int argc, char **argv)
         printf("pattern verification range exceeds end of read data\n");
         return false;
     }
-    if (bflag && (!check_sector_aligned(offset, "offset") ||
-                  !check_sector_aligned(count, "count"))) {
+    if (o.vmstate && (!check_sector_aligned(offset, "offset") ||
+                      !check_sector_aligned(count, "count"))) {
         return false;
     }
 
     buf = g_malloc(MAX(count, 1));
     start = now_seconds();
     /* No VM state here: qemu-io 7.2 answers the same for raw images. */
-    ret = bflag ? -ENOTSUP : check_request(bs, offset, count);
+    ret = o.vmstate ? -ENOTSUP : check_request(bs, offset, count);
     if (ret == 0 && count) {
         Error *err = NULL;
         ret = bdrv_pread(bs, offset, count, buf, &err);
@@ -327,9 +354,9 @@ static bool read_f(BlockDriverState *bs, int argc, char **argv)
     }
     start = now_seconds() - start;
 
-    if (pflag) {
+    if (o.has_pattern) {
         for (int64_t i = 0; i < pattern_count; i++) {
-            if (buf[pattern_offset + i] != pattern) {
+            if (buf[pattern_offset + i] != o.pattern) {
                 printf("Pattern verification failed at offset %" PRId64
                        ", %" PRId64 " bytes\n",
                        offset + pattern_offset, pattern_count);
@@ -338,13 +365,13 @@ static bool read_f(BlockDriverState *bs, int argc, char **argv)
             }
         }
     }
-    if (qflag) {
+    if (o.quiet) {
         return ok;
     }
     if (vflag) {
         dump_buffer(buf, offset, count);
     }
-    print_report("read", start, offset, count, cflag);
+    print_report("read", start, offset, count, o.csv);
     return ok;
 }
 
@@ -430,43 +457,31 @@ static int do_write(BlockDriverState *bs, int64_t offset, int64_t count,
 
 static bool write_f(BlockDriverState *bs, int argc, char **argv)
 {
-    bool bflag = false, cflag = false, Cflag = false, qflag = false;
-    bool zflag = false, uflag = false, nflag = false, fflag = false;
-    bool pflag = false;
+    IOCommonOpts o = { .pattern = 0xcd };
+    bool cflag = false, zflag = false, uflag = false, nflag = false;
+    bool fflag = false;
     const char *source = NULL;
-    int pattern = 0xcd, c, ret, zflags = 0;
+    int c, ret, zflags = 0;
     int64_t offset, count;
     g_autofree uint8_t *buf = NULL;
     double start;
 
     while ((c = getopt(argc, argv, "bcCfnpP:qs:uz")) != -1) {
+        ret = io_common_option(c, optarg, &o);
+        if (ret < 0) {
+            return false;
+        } else if (ret > 0) {
+            continue;
+        }
         switch (c) {
-        case 'b':
-            bflag = true;
-            break;
         case 'c':
             cflag = true;
-            break;
-        case 'C':
-            Cflag = true;
             break;
         case 'f':
             fflag = true;
             break;
         case 'n':
             nflag = true;
-            break;
-        case 'p':
-            break;      /* 7.2: ignored for backwards compatibility */
-        case 'P':
-            pflag = true;
-            pattern = parse_pattern(optarg);
-            if (pattern < 0) {
-                return false;
-            }
-            break;
-        case 'q':
-            qflag = true;
             break;
         case 's':
             source = optarg;
@@ -494,24 +509,16 @@ static bool write_f(BlockDriverState *bs, int argc, char **argv)
         printf("-u requires -z to be specified\n");
         return false;
     }
-    if (zflag + pflag + !!source > 1) {
+    if (zflag + o.has_pattern + !!source > 1) {
         printf("Only one of -z, -P, and -s can be specified at the same "
                "time\n");
         return false;
     }
-    offset = cvtnum(argv[optind]);
-    if (offset < 0) {
+    if (!parse_offset_count(argv + optind, &offset, &count, true, nflag)) {
         return false;
     }
-    count = cvtnum(argv[optind + 1]);
-    if (count < 0) {
-        return false;
-    }
-    if (!check_max_length(count, argv[optind + 1], true, nflag)) {
-        return false;
-    }
-    if ((bflag || cflag) && (!check_sector_aligned(offset, "offset") ||
-                             !check_sector_aligned(count, "count"))) {
+    if ((o.vmstate || cflag) && (!check_sector_aligned(offset, "offset") ||
+                                 !check_sector_aligned(count, "count"))) {
         return false;
     }
     if (!zflag) {
@@ -521,14 +528,14 @@ static bool write_f(BlockDriverState *bs, int argc, char **argv)
                 return false;
             }
         } else {
-            memset(buf, pattern, count);
+            memset(buf, o.pattern, count);
         }
     }
     zflags = (uflag ? BDRV_REQ_MAY_UNMAP : 0) |
              (nflag ? BDRV_REQ_NO_FALLBACK : 0);
 
     start = now_seconds();
-    if (bflag || (cflag && !zflag)) {
+    if (o.vmstate || (cflag && !zflag)) {
         /* No VM state and no compressed writes in this implementation. */
         ret = -ENOTSUP;
     } else {
@@ -539,8 +546,8 @@ static bool write_f(BlockDriverState *bs, int argc, char **argv)
         return false;
     }
     start = now_seconds() - start;
-    if (!qflag) {
-        print_report("wrote", start, offset, count, Cflag);
+    if (!o.quiet) {
+        print_report("wrote", start, offset, count, o.csv);
     }
     return true;
 }
@@ -581,20 +588,14 @@ static const QemuIOCmd discard_cmd;
 
 static bool discard_f(BlockDriverState *bs, int argc, char **argv)
 {
-    bool Cflag = false, qflag = false;
+    IOCommonOpts o = { 0 };
     int64_t offset, count;
     double start;
     int c, ret;
 
+    /* Only -C and -q reach io_common_option() here. */
     while ((c = getopt(argc, argv, "Cq")) != -1) {
-        switch (c) {
-        case 'C':
-            Cflag = true;
-            break;
-        case 'q':
-            qflag = true;
-            break;
-        default:
+        if (io_common_option(c, optarg, &o) <= 0) {
             print_usage(argv[0], &discard_cmd);
             return false;
         }
@@ -603,15 +604,7 @@ static bool discard_f(BlockDriverState *bs, int argc, char **argv)
         print_usage(argv[0], &discard_cmd);
         return false;
     }
-    offset = cvtnum(argv[optind]);
-    if (offset < 0) {
-        return false;
-    }
-    count = cvtnum(argv[optind + 1]);
-    if (count < 0) {
-        return false;
-    }
-    if (!check_max_length(count, argv[optind + 1], false, false)) {
+    if (!parse_offset_count(argv + optind, &offset, &count, false, false)) {
         return false;
     }
 
@@ -630,8 +623,8 @@ static bool discard_f(BlockDriverState *bs, int argc, char **argv)
         return false;
     }
     start = now_seconds() - start;
-    if (!qflag) {
-        print_report("discard", start, offset, count, Cflag);
+    if (!o.quiet) {
+        print_report("discard", start, offset, count, o.csv);
     }
     return true;
 }
