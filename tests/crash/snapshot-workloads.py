@@ -681,6 +681,13 @@ class Worker:
         why += self.check_state(self.p('img.qcow2'), True)
         if w == 0:
             why.append('no modifying calls logged')
+        try:
+            with open(count) as f:
+                counted = int(f.read().split()[-1])
+        except (OSError, ValueError, IndexError):
+            counted = None
+        if counted != w:
+            why.append('the shim counted %s calls, logged %d' % (counted, w))
         grew = ''
         if self.spec['grows']:
             h0, h1 = header(self.p('orig.qcow2')), header(self.p('img.qcow2'))
