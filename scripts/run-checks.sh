@@ -114,6 +114,8 @@ suite "crash injection in the qcow2 write path" \
     "$top/tests/crash/run-writer.sh"
 suite "create vs qemu-img 7.2 (byte-identical files)" \
     env QEMU_IMG="$build/qemu-img" QUICK=1 "$top/tests/interop/run-create.sh"
+suite "crash injection in qemu-img snapshot" \
+    env QEMU_IMG="$build/qemu-img" "$top/tests/crash/run-snapshot.sh"
 suite "map vs qemu-img 7.2" \
     env QEMU_IMG="$build/qemu-img" "$top/tests/interop/run-map.sh"
 suite "map vs qemu-img 7.2 (ASan+UBSan)" \
