@@ -54,6 +54,9 @@ static ImageCheck *image_check_new(BlockDriverState *bs,
     return check;
 }
 
+/* A -M result, kept to the end of the process (see img_check()). */
+static ImageCheck *volatile kept_until_exit;
+
 static void dump_human_image_check(const ImageCheck *check, bool quiet)
 {
     if (quiet) {
@@ -130,10 +133,10 @@ int img_check(int argc, char **argv)
         { "dump-meta", no_argument, NULL, 'M' },
         { NULL, 0, NULL, 0 }
     };
+    ImgCommonOpts o = { 0 };
     OutputFormat ofmt = OFORMAT_HUMAN;
-    const char *fmt = NULL, *output = NULL;
-    bool image_opts = false, quiet = false, progress = false;
-    bool dump_meta = false;
+    const char *filename;
+    bool quiet = false, progress = false, dump_meta = false;
     int fix = 0, map, flags = BDRV_O_CHECK, c, ret;
     g_autoptr(ImageCheck) check = NULL;
     BdrvCheckResult result;
@@ -141,12 +144,13 @@ int img_check(int argc, char **argv)
     Error *local_err = NULL;
 
     while ((c = img_getopt(argc, argv, ":hf:r:T:pqUM", long_options)) != -1) {
+        ret = img_common_option(c, optarg, &o);
+        if (ret < 0) {
+            return CHECK_EXIT_FAILED;
+        } else if (ret > 0) {
+            continue;
+        }
         switch (c) {
-        case 'h':
-            help();
-        case 'f':
-            fmt = optarg;
-            break;
         case 'r':
             flags |= BDRV_O_RDWR;
             if (!strcmp(optarg, "leaks")) {
@@ -168,33 +172,20 @@ int img_check(int argc, char **argv)
         case 'q':
             quiet = true;
             break;
-        case 'U':
-            flags |= BDRV_O_FORCE_SHARE;
-            break;
         case 'M':
             /* Beyond 7.2: the metadata map (docs/metadata-map.md). */
             dump_meta = true;
             break;
-        case OPTION_OUTPUT:
-            output = optarg;
-            break;
-        case OPTION_OBJECT:
-            if (img_add_object(optarg) < 0) {
-                return CHECK_EXIT_FAILED;
-            }
-            break;
-        case OPTION_IMAGE_OPTS:
-            image_opts = true;
-            break;
         }
     }
-    if (optind != argc - 1) {
-        error_exit("Expecting one image file name");
-    }
-    if (output && img_parse_output_format(output, &ofmt) < 0) {
+    filename = img_one_image(argc, argv, &o, &ofmt);
+    if (!filename) {
         return CHECK_EXIT_FAILED;
     }
-    bs = img_open(image_opts, argv[optind], fmt, flags);
+    if (o.force_share) {
+        flags |= BDRV_O_FORCE_SHARE;
+    }
+    bs = img_open(o.image_opts, filename, o.fmt, flags);
     if (!bs) {
         return CHECK_EXIT_FAILED;
     }
@@ -261,5 +252,14 @@ int img_check(int argc, char **argv)
         }
         return CHECK_EXIT_FAILED;
     }
-    return check_exit_code(check);
+    ret = check_exit_code(check);
+    if (check->has_viscera) {
+        /*
+         * The map of a large image has hundreds of thousands of small
+         * nodes; the process ends now, so they are kept (reachable) rather
+         * than freed one by one.
+         */
+        kept_until_exit = g_steal_pointer(&check);
+    }
+    return ret;
 }

@@ -12,9 +12,9 @@
 
 
 /* Reads one L2 entry (and its bitmap with extended L2). */
-static int qcow2_read_l2_entry(BlockDriverState *bs, uint64_t l2_offset,
-                               uint64_t index, uint64_t *entry,
-                               uint64_t *bitmap, Error **errp)
+int qcow2_read_l2_entry(BlockDriverState *bs, uint64_t l2_offset,
+                        uint64_t index, uint64_t *entry, uint64_t *bitmap,
+                        Error **errp)
 {
     BDRVQcow2State *s = bs->opaque;
     uint8_t raw[L2E_SIZE_EXTENDED];

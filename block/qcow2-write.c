@@ -60,24 +60,6 @@ static int qcow2_prepare_write(BlockDriverState *bs, Error **errp)
     return 0;
 }
 
-static int read_l2_entry(BlockDriverState *bs, uint64_t l2_offset,
-                         uint64_t index, uint64_t *entry, uint64_t *bitmap,
-                         Error **errp)
-{
-    BDRVQcow2State *s = bs->opaque;
-    uint8_t raw[L2E_SIZE_EXTENDED];
-    int ret;
-
-    ret = bdrv_file_pread(bs->file, l2_offset + index * s->l2_entry_size,
-                          s->l2_entry_size, raw, errp);
-    if (ret < 0) {
-        return ret;
-    }
-    *entry = ldq_be_p(raw);
-    *bitmap = has_subclusters(s) ? ldq_be_p(raw + 8) : 0;
-    return 0;
-}
-
 static int write_l2_entry(BlockDriverState *bs, uint64_t l2_offset,
                           uint64_t index, uint64_t entry, uint64_t bitmap,
                           Error **errp)
@@ -179,6 +161,21 @@ static int get_l2_table(BlockDriverState *bs, uint64_t offset, bool create,
                       : 0;
 }
 
+/* The writable L2 table for guest @offset and its entry there. */
+static int load_l2_entry(BlockDriverState *bs, uint64_t offset,
+                         uint64_t *l2_offset, uint64_t *entry,
+                         uint64_t *bitmap, Error **errp)
+{
+    BDRVQcow2State *s = bs->opaque;
+    int ret = get_l2_table(bs, offset, true, l2_offset, errp);
+
+    if (ret < 0) {
+        return ret;
+    }
+    return qcow2_read_l2_entry(bs, *l2_offset, offset_to_l2_index(s, offset),
+                               entry, bitmap, errp);
+}
+
 /*
  * Whether [offset, offset + bytes) of @bs reads as zeros without looking
  * at data: zero clusters, unallocated space with no backing file or past
@@ -266,11 +263,7 @@ static int write_in_cluster(BlockDriverState *bs, uint64_t offset,
     int64_t alloc;
     int ret;
 
-    ret = get_l2_table(bs, offset, true, &l2_offset, errp);
-    if (ret < 0) {
-        return ret;
-    }
-    ret = read_l2_entry(bs, l2_offset, index, &entry, &bitmap, errp);
+    ret = load_l2_entry(bs, offset, &l2_offset, &entry, &bitmap, errp);
     if (ret < 0) {
         return ret;
     }
@@ -573,11 +566,7 @@ static int zeroize_in_cluster(BlockDriverState *bs, uint64_t offset,
     bool release;
     int ret;
 
-    ret = get_l2_table(bs, offset, true, &l2_offset, errp);
-    if (ret < 0) {
-        return ret;
-    }
-    ret = read_l2_entry(bs, l2_offset, index, &entry, &bitmap, errp);
+    ret = load_l2_entry(bs, offset, &l2_offset, &entry, &bitmap, errp);
     if (ret < 0) {
         return ret;
     }
@@ -764,7 +753,8 @@ int qcow2_co_pdiscard(BlockDriverState *bs, int64_t offset, int64_t bytes,
                 return ret;
             }
         }
-        ret = read_l2_entry(bs, l2_offset, index, &entry, &bitmap, errp);
+        ret = qcow2_read_l2_entry(bs, l2_offset, index, &entry, &bitmap,
+                                  errp);
         if (ret < 0) {
             return ret;
         }

@@ -508,6 +508,11 @@ typedef struct Qcow2Mapping {
 int qcow2_get_mapping(BlockDriverState *bs, uint64_t offset, uint64_t bytes,
                       Qcow2Mapping *map, Error **errp);
 
+/* L2 entry @index of the table at @l2_offset (bitmap 0 without ext. L2). */
+int qcow2_read_l2_entry(BlockDriverState *bs, uint64_t l2_offset,
+                        uint64_t index, uint64_t *entry, uint64_t *bitmap,
+                        Error **errp);
+
 /* Guest reads (qcow2-cluster.c) */
 int qcow2_co_preadv(BlockDriverState *bs, int64_t offset, int64_t bytes,
                     void *buf, Error **errp);

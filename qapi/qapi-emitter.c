@@ -109,10 +109,30 @@ static void append_spaces(GString *buf, size_t n)
     }
 }
 
+/*
+ * Room for @n more bytes at the end of @buf, counted in its length: the
+ * caller fills them.  One growth check for a whole line of JSON.
+ */
+static char *json_reserve(GString *buf, size_t n)
+{
+    size_t len = buf->len;
+
+    if (len + n >= buf->allocated_len) {
+        g_string_set_size(buf, len + n);
+    } else {
+        buf->len = len + n;
+        buf->str[buf->len] = '\0';
+    }
+    return buf->str + len;
+}
+
 static void json_newline(QapiEmitter *e, unsigned level)
 {
-    qjson_append_c(e->buf, '\n');
-    append_spaces(e->buf, (size_t)level * 4);
+    size_t n = (size_t)level * 4;
+    char *p = json_reserve(e->buf, 1 + n);
+
+    *p = '\n';
+    memset(p + 1, ' ', n);
 }
 
 /* Human: the indent of what the innermost open struct or list holds. */
@@ -229,12 +249,24 @@ void qapi_emitter_member(QapiEmitter *e, const char *name)
 
     g_assert(f && !f->is_list && !f->member_named);
     if (e->format == EMITTER_JSON) {
-        if (f->count) {
-            qjson_append_c(e->buf, ',');
+        /*
+         * ',' newline indent '"name": ' in one go.  Member names come
+         * from the schema: identifiers with nothing to escape.
+         */
+        size_t len = strlen(name), ind = (size_t)e->depth * 4;
+        size_t comma = f->count ? 1 : 0;
+        char *p = json_reserve(e->buf, comma + 1 + ind + len + 4);
+
+        if (comma) {
+            *p++ = ',';
         }
-        json_newline(e, e->depth);
-        qjson_append_string(e->buf, name);
-        qjson_append_len(e->buf, ": ", sizeof(": ") - 1);
+        *p++ = '\n';
+        memset(p, ' ', ind);
+        p += ind;
+        *p++ = '"';
+        memcpy(p, name, len);
+        p += len;
+        memcpy(p, "\": ", 3);
     } else {
         human_indent(e);
         /* People read "lazy refcounts", not "lazy-refcounts". */
