@@ -9,7 +9,7 @@ BUILD_SAN ?= build-san
 DEMO_DIR ?= $(BUILD)/demo
 
 .PHONY: all build run check check-unit check-san check-iotests \
-        check-interop check-damaged docs clean distclean
+        check-interop check-damaged docs clean distclean fuzz
 
 all: build
 
@@ -44,6 +44,22 @@ check:
 	@$(MAKE) --no-print-directory build build-san
 	@scripts/run-checks.sh $(BUILD) $(BUILD_SAN)
 
+# libFuzzer (clang, ASan+UBSan) in its own build directory: each target
+# of tests/fuzz runs FUZZ_SECONDS seconds (docs/security.md).
+BUILD_FUZZ ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= open info check check-map map read bitmaps
+
+$(BUILD_FUZZ)/build.ninja:
+	@scripts/ensure-deps.sh fuzz
+	CC=clang meson setup -Dfuzzing=true -Db_sanitize=address,undefined \
+	    -Db_lundef=false -Dc_args=-fsanitize=fuzzer-no-link \
+	    $(BUILD_FUZZ) .
+
+fuzz: $(BUILD_FUZZ)/build.ninja
+	nice ninja -C $(BUILD_FUZZ) $(FUZZ_TARGETS:%=tests/fuzz/fuzz-%)
+	tests/fuzz/run-fuzz.sh $(BUILD_FUZZ) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
 docs: build
 	cp $(BUILD)/qapi-reference.md $(BUILD)/qapi-introspect.json docs/
 
@@ -52,4 +68,4 @@ clean:
 	-ninja -C $(BUILD_SAN) clean
 
 distclean:
-	rm -rf $(BUILD) $(BUILD_SAN)
+	rm -rf $(BUILD) $(BUILD_SAN) $(BUILD_FUZZ)

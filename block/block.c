@@ -60,6 +60,9 @@ void bdrv_unref(BlockDriverState *bs)
     g_free(bs);
 }
 
+BlockDriverState *(*bdrv_protocol_override)(const char *filename, int flags,
+                                            Error **errp);
+
 BlockDriverState *bdrv_open_protocol(const char *filename, int flags,
                                      Error **errp)
 {
@@ -68,6 +71,10 @@ BlockDriverState *bdrv_open_protocol(const char *filename, int flags,
     if (!*filename) {
         error_setg(errp, "The 'file' block driver requires a file name");
         return NULL;
+    }
+    if (bdrv_protocol_override) {
+        /* A test harness: no host file may be opened (block/mem.c). */
+        return bdrv_protocol_override(filename, flags, errp);
     }
     bs = bdrv_new(&bdrv_file, filename, flags);
     if (bdrv_file.open(bs, NULL, flags, errp) < 0) {

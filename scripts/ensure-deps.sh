@@ -41,6 +41,17 @@ if [ "$purpose" = test ]; then
     fi
 fi
 
+if [ "$purpose" = fuzz ]; then
+    # make fuzz: clang with libFuzzer and its sanitizer runtimes.
+    need_pkg clang clang
+    if command -v clang >/dev/null 2>&1 &&
+       ! echo 'int LLVMFuzzerTestOneInput(const char *d, long n){return 0;}' |
+         clang -x c -fsanitize=fuzzer,address,undefined -o /dev/null - \
+         2>/dev/null; then
+        missing="$missing libclang-rt-14-dev"
+    fi
+fi
+
 [ -z "$missing" ] && exit 0
 
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

@@ -111,6 +111,25 @@ extern const BlockDriver bdrv_qcow;
 BlockDriverState *bdrv_open_protocol(const char *filename, int flags,
                                      Error **errp);
 
+/*
+ * Test harnesses only (tests/fuzz, through bdrv_open_mem()): when set,
+ * every protocol node (image, backing and data files) is opened by this
+ * function instead of from the host file system.  The tools never set it.
+ */
+extern BlockDriverState *(*bdrv_protocol_override)(const char *filename,
+                                                   int flags, Error **errp);
+
+/*
+ * Opens a format node (@fmt; NULL probes qcow2 or raw) on the @len bytes
+ * at @buf, read-only, named "mem:0" (block/mem.c, linked into the fuzz
+ * programs only).  Backing and data file names "mem:OFFSET" (decimal)
+ * resolve to the bytes of the same buffer from OFFSET to its end; every
+ * other name is refused, so no host file is ever opened.  @buf must
+ * outlive the node.  Not thread-safe.
+ */
+BlockDriverState *bdrv_open_mem(const void *buf, size_t len, const char *fmt,
+                                int flags, Error **errp);
+
 /* Raw byte access to a protocol node (no backing, no translation). */
 int bdrv_file_pread(BlockDriverState *bs, int64_t offset, int64_t bytes,
                     void *buf, Error **errp);
