@@ -36,7 +36,8 @@ int img_create(int argc, char **argv)
         { "object", required_argument, NULL, OPTION_OBJECT },
         { NULL, 0, NULL, 0 }
     };
-    const char *fmt = "raw", *base_fmt = NULL, *base_filename = NULL;
+    ImgCommonOpts o = { .fmt = "raw" };
+    const char *base_fmt = NULL, *base_filename = NULL;
     const char *filename;
     g_autofree char *options = NULL;
     Error *local_err = NULL;
@@ -46,17 +47,15 @@ int img_create(int argc, char **argv)
 
     while ((c = img_getopt(argc, argv, ":F:b:f:ho:qu", long_options))
            != -1) {
+        if (img_common_option(c, optarg, &o) < 0) {
+            return EXIT_FAILURE;
+        }
         switch (c) {
-        case 'h':
-            help();
         case 'F':
             base_fmt = optarg;
             break;
         case 'b':
             base_filename = optarg;
-            break;
-        case 'f':
-            fmt = optarg;
             break;
         case 'o':
             if (!is_valid_option_list(optarg)) {
@@ -77,18 +76,13 @@ int img_create(int argc, char **argv)
         case 'u':
             no_backing = true;
             break;
-        case OPTION_OBJECT:
-            if (img_add_object(optarg) < 0) {
-                return EXIT_FAILURE;
-            }
-            break;
         }
     }
 
     /* -o help needs no file name */
     if (options && has_help_option(options)) {
         filename = optind < argc ? argv[optind] : NULL;
-        if (bdrv_create_print_help(fmt, filename, &local_err) < 0) {
+        if (bdrv_create_print_help(o.fmt, filename, &local_err) < 0) {
             error_report_err(local_err);
             return EXIT_FAILURE;
         }
@@ -108,7 +102,7 @@ int img_create(int argc, char **argv)
         error_exit("Unexpected argument: %s", argv[optind]);
     }
 
-    if (bdrv_img_create(filename, fmt, base_filename, base_fmt, options,
+    if (bdrv_img_create(filename, o.fmt, base_filename, base_fmt, options,
                         img_size, no_backing, quiet, &local_err) < 0) {
         error_prepend(&local_err, "%s: ", filename);
         error_report_err(local_err);

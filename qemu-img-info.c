@@ -119,46 +119,28 @@ int img_info(int argc, char **argv)
         { "force-share", no_argument, NULL, 'U' },
         { NULL, 0, NULL, 0 }
     };
+    ImgCommonOpts o = { 0 };
     OutputFormat ofmt = OFORMAT_HUMAN;
-    const char *fmt = NULL, *output = NULL;
-    bool chain = false, image_opts = false, force_share = false;
+    const char *filename;
+    bool chain = false;
     g_autoptr(ImageInfoList) list = NULL;
-    int c;
+    int c, ret;
 
     while ((c = img_getopt(argc, argv, ":f:hU", long_options)) != -1) {
-        switch (c) {
-        case 'h':
-            help();
-        case 'f':
-            fmt = optarg;
-            break;
-        case 'U':
-            force_share = true;
-            break;
-        case OPTION_OUTPUT:
-            output = optarg;
-            break;
-        case OPTION_BACKING_CHAIN:
+        ret = img_common_option(c, optarg, &o);
+        if (ret < 0) {
+            return EXIT_FAILURE;
+        }
+        if (c == OPTION_BACKING_CHAIN) {
             chain = true;
-            break;
-        case OPTION_OBJECT:
-            if (img_add_object(optarg) < 0) {
-                return EXIT_FAILURE;
-            }
-            break;
-        case OPTION_IMAGE_OPTS:
-            image_opts = true;
-            break;
         }
     }
-    if (optind != argc - 1) {
-        error_exit("Expecting one image file name");
-    }
-    if (output && img_parse_output_format(output, &ofmt) < 0) {
+    filename = img_one_image(argc, argv, &o, &ofmt);
+    if (!filename) {
         return EXIT_FAILURE;
     }
-    list = collect_image_info_list(image_opts, argv[optind], fmt, chain,
-                                   force_share);
+    list = collect_image_info_list(o.image_opts, filename, o.fmt, chain,
+                                   o.force_share);
     if (!list) {
         return EXIT_FAILURE;
     }

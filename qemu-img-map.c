@@ -184,27 +184,21 @@ int img_map(int argc, char **argv)
         { "max-length", required_argument, NULL, 'l' },
         { NULL, 0, NULL, 0 }
     };
+    ImgCommonOpts o = { 0 };
     OutputFormat ofmt = OFORMAT_HUMAN;
-    const char *fmt = NULL, *output = NULL;
-    bool image_opts = false;
+    const char *filename;
     int64_t start = 0, max_length = -1;
-    int flags = 0;
     BlockDriverState *bs;
     int c, ret;
 
     while ((c = img_getopt(argc, argv, ":f:s:l:hU", long_options)) != -1) {
+        ret = img_common_option(c, optarg, &o);
+        if (ret < 0) {
+            return EXIT_FAILURE;
+        } else if (ret > 0) {
+            continue;
+        }
         switch (c) {
-        case 'h':
-            help();
-        case 'f':
-            fmt = optarg;
-            break;
-        case 'U':
-            flags |= BDRV_O_FORCE_SHARE;
-            break;
-        case OPTION_OUTPUT:
-            output = optarg;
-            break;
         case 's':
             start = img_cvtnum("start offset", optarg);
             if (start < 0) {
@@ -217,27 +211,18 @@ int img_map(int argc, char **argv)
                 return EXIT_FAILURE;
             }
             break;
-        case OPTION_OBJECT:
-            if (img_add_object(optarg) < 0) {
-                return EXIT_FAILURE;
-            }
-            break;
-        case OPTION_IMAGE_OPTS:
-            image_opts = true;
-            break;
         }
     }
-    if (optind != argc - 1) {
-        error_exit("Expecting one image file name");
-    }
-    if (output && img_parse_output_format(output, &ofmt) < 0) {
+    filename = img_one_image(argc, argv, &o, &ofmt);
+    if (!filename) {
         return EXIT_FAILURE;
     }
-    bs = img_open(image_opts, argv[optind], fmt, flags);
+    bs = img_open(o.image_opts, filename, o.fmt,
+                  o.force_share ? BDRV_O_FORCE_SHARE : 0);
     if (!bs) {
         return EXIT_FAILURE;
     }
-    ret = map_image(bs, ofmt, start, max_length, argv[optind]);
+    ret = map_image(bs, ofmt, start, max_length, filename);
     bdrv_unref(bs);
     return ret < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -112,9 +112,10 @@ int img_snapshot(int argc, char **argv)
         { "force-share", no_argument, NULL, 'U' },
         { NULL, 0, NULL, 0 }
     };
+    ImgCommonOpts o = { 0 };
     SnapshotAction action = SNAPSHOT_NONE;
     const char *name = NULL, *filename;
-    bool image_opts = false, force_share = false, probed_raw;
+    bool probed_raw;
     BlockDriverState *bs;
     int flags = BDRV_O_RDWR;
     int c, ret;
@@ -122,9 +123,10 @@ int img_snapshot(int argc, char **argv)
     while ((c = img_getopt(argc, argv, ":la:c:d:hqU", long_options)) != -1) {
         SnapshotAction next = SNAPSHOT_NONE;
 
+        if (img_common_option(c, optarg, &o) < 0) {
+            return EXIT_FAILURE;
+        }
         switch (c) {
-        case 'h':
-            help();
         case 'l':
             next = SNAPSHOT_LIST;
             break;
@@ -140,17 +142,6 @@ int img_snapshot(int argc, char **argv)
         case 'q':
             /* Nothing to silence: the list is printed even with -q. */
             break;
-        case 'U':
-            force_share = true;
-            break;
-        case OPTION_OBJECT:
-            if (img_add_object(optarg) < 0) {
-                return EXIT_FAILURE;
-            }
-            break;
-        case OPTION_IMAGE_OPTS:
-            image_opts = true;
-            break;
         }
         if (next != SNAPSHOT_NONE) {
             /* Even the same action twice is refused, as in 7.2. */
@@ -161,14 +152,11 @@ int img_snapshot(int argc, char **argv)
             name = next == SNAPSHOT_LIST ? NULL : optarg;
         }
     }
-    if (optind != argc - 1) {
-        error_exit("Expecting one image file name");
-    }
-    filename = argv[optind];
+    filename = img_one_image(argc, argv, &o, NULL);
     if (action == SNAPSHOT_LIST) {
         flags = 0;
     }
-    if (force_share) {
+    if (o.force_share) {
         if (flags & BDRV_O_RDWR) {
             /* Refused before the file is even looked at, as 7.2 does. */
             error_report("Could not open '%s': force-share=on can only be "
@@ -177,13 +165,13 @@ int img_snapshot(int argc, char **argv)
         }
         flags |= BDRV_O_FORCE_SHARE;
     }
-    bs = img_open(image_opts, filename, NULL, flags);
+    bs = img_open(o.image_opts, filename, NULL, flags);
     if (!bs) {
         return EXIT_FAILURE;
     }
     probed_raw = (flags & BDRV_O_RDWR) &&
                  !strcmp(bdrv_get_format_name(bs), "raw") &&
-                 format_probed(image_opts, filename);
+                 format_probed(o.image_opts, filename);
     if (probed_raw) {
         bdrv_raw_warn_probed(bs);
     }

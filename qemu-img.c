@@ -156,6 +156,53 @@ int img_add_object(const char *optarg)
     return 0;
 }
 
+/*
+ * -h, -f, -U, --output, --object and --image-opts, which mean the same
+ * to every subcommand that takes them (each gets only those its getopt
+ * strings name): 1 when @c was one of them, 0 when not, -1 after the
+ * message for a refused --object.  -h prints the help and exits.
+ */
+int img_common_option(int c, const char *arg, ImgCommonOpts *o)
+{
+    switch (c) {
+    case 'h':
+        help();
+    case 'f':
+        o->fmt = arg;
+        return 1;
+    case 'U':
+        o->force_share = true;
+        return 1;
+    case OPTION_OUTPUT:
+        o->output = arg;
+        return 1;
+    case OPTION_OBJECT:
+        return img_add_object(arg) < 0 ? -1 : 1;
+    case OPTION_IMAGE_OPTS:
+        o->image_opts = true;
+        return 1;
+    }
+    return 0;
+}
+
+/*
+ * After the options of a one-image subcommand: exactly one operand
+ * (else the usage error, which exits), then --output into *@ofmt
+ * (which may be NULL for a subcommand without --output).
+ * Returns the file name, or NULL after the message.
+ */
+const char *img_one_image(int argc, char **argv, const ImgCommonOpts *o,
+                          OutputFormat *ofmt)
+{
+    if (optind != argc - 1) {
+        error_exit("Expecting one image file name");
+    }
+    if (o->output && img_parse_output_format(o->output, ofmt) < 0) {
+        return NULL;
+    }
+    return argv[optind];
+}
+
 void img_print_json(const QObject *obj)
 {
     g_autoptr(GString) json = qobject_to_json_pretty(obj, true);

@@ -28,6 +28,14 @@ enum {
     OPTION_IMAGE_OPTS,
 };
 
+/* The options most subcommands share, as img_common_option() sets them. */
+typedef struct ImgCommonOpts {
+    const char *fmt;        /* -f */
+    const char *output;     /* --output, checked by img_one_image() */
+    bool image_opts;        /* --image-opts */
+    bool force_share;       /* -U */
+} ImgCommonOpts;
+
 typedef struct ImgCmd {
     const char *name;
     int (*handler)(int argc, char **argv);
@@ -46,6 +54,9 @@ QDict *img_parse_image_opts(const char *str, Error **errp);
 BlockDriverState *img_open(bool image_opts, const char *filename,
                            const char *fmt, int flags);
 int img_add_object(const char *optarg);
+int img_common_option(int c, const char *arg, ImgCommonOpts *o);
+const char *img_one_image(int argc, char **argv, const ImgCommonOpts *o,
+                          OutputFormat *ofmt);
 void img_print_json(const QObject *obj);
 
 /* Subcommands, one file each. */
