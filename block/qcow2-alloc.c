@@ -26,6 +26,22 @@ typedef struct Qcow2RefblockCache {
 /* Host offsets an L2 entry can hold: 56 bits. */
 #define QCOW2_MAX_HOST_OFFSET (1ull << 56)
 
+/* Remembers a refcount block's cluster, for the overlap checks. */
+static void note_refblock(BDRVQcow2State *s, uint64_t offset)
+{
+    if (offset) {
+        g_hash_table_add(s->refblock_clusters,
+                         GSIZE_TO_POINTER(offset >> s->cluster_bits));
+    }
+}
+
+bool qcow2_is_refblock(const BDRVQcow2State *s, uint64_t cluster)
+{
+    return s->refblock_clusters &&
+           g_hash_table_contains(s->refblock_clusters,
+                                 GSIZE_TO_POINTER(cluster));
+}
+
 int qcow2_refcount_open(BlockDriverState *bs, Error **errp)
 {
     BDRVQcow2State *s = bs->opaque;
@@ -48,6 +64,10 @@ int qcow2_refcount_open(BlockDriverState *bs, Error **errp)
     s->refcount_table_size = entries;
     s->free_cluster_index = 0;
     s->refblock_cache = g_new0(Qcow2RefblockCache, 1);
+    s->refblock_clusters = g_hash_table_new(g_direct_hash, g_direct_equal);
+    for (uint64_t i = 0; i < entries; i++) {
+        note_refblock(s, s->refcount_table[i] & REFT_OFFSET_MASK);
+    }
     return 0;
 }
 
@@ -62,6 +82,7 @@ void qcow2_refcount_close(BlockDriverState *bs)
         g_clear_pointer(&s->refblock_cache, g_free);
     }
     g_clear_pointer(&s->refcount_table, g_free);
+    g_clear_pointer(&s->refblock_clusters, g_hash_table_destroy);
     s->refcount_table_size = 0;
 }
 
@@ -226,6 +247,7 @@ static int grow_reftable(BlockDriverState *bs, uint64_t first_rt,
             qcow2_refblock_set(s, blk, k % per, 1);
         }
         new_table[rt] = (place_at + i) << s->cluster_bits;
+        note_refblock(s, new_table[rt]);
         ret = bdrv_file_pwrite(bs->file, new_table[rt], s->cluster_size,
                                blk, errp);
         if (ret < 0) {
@@ -422,6 +444,7 @@ static int create_refblock(BlockDriverState *bs, uint64_t rt, uint64_t from,
              * it starts the next block's range.
              */
             qcow2_refblock_set(s, blk, p % per, 1);
+            note_refblock(s, (uint64_t)p << s->cluster_bits);
             ret = bdrv_file_pwrite(bs->file, (uint64_t)p << s->cluster_bits,
                                    s->cluster_size, blk, errp);
             if (ret < 0) {
@@ -452,6 +475,7 @@ static int create_refblock(BlockDriverState *bs, uint64_t rt, uint64_t from,
         if (prt == rt) {
             qcow2_refblock_set(s, blk, p % per, 1);
         }
+        note_refblock(s, (uint64_t)p << s->cluster_bits);
         ret = bdrv_file_pwrite(bs->file, (uint64_t)p << s->cluster_bits,
                                s->cluster_size, blk, errp);
         if (ret < 0) {

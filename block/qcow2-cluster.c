@@ -226,6 +226,10 @@ int qcow2_co_preadv(BlockDriverState *bs, int64_t offset, int64_t bytes,
     BDRVQcow2State *s = bs->opaque;
     uint8_t *p = buf;
 
+    if (s->broken) {
+        error_setg(errp, "No medium found");
+        return -ENOMEDIUM;
+    }
     if (bs->encrypted) {
         error_setg(errp, "Reading encrypted images is not supported");
         return -ENOTSUP;

@@ -47,9 +47,8 @@ void qcow2_map_cache_drop(BlockDriverState *bs)
  * (a compatibility line, so printed here), the first time only when
  * read-only.  Read-write opens also get the corrupt bit, as in 7.2.
  */
-static void G_GNUC_PRINTF(3, 4) map_corruption(BlockDriverState *bs,
-                                               Error **errp,
-                                               const char *fmt, ...)
+void qcow2_signal_corruption(BlockDriverState *bs, Error **errp,
+                             const char *fmt, ...)
 {
     BDRVQcow2State *s = bs->opaque;
     bool fatal = !bs->read_only;
@@ -66,6 +65,7 @@ static void G_GNUC_PRINTF(3, 4) map_corruption(BlockDriverState *bs,
     }
     s->corruption_signalled = true;
     if (fatal) {
+        s->broken = true;       /* 7.2 ejects the medium */
         fprintf(stderr, "qcow2: Marking image as corrupt: %s; further "
                 "corruption events will be suppressed\n", msg);
         if (s->version >= 3) {
@@ -248,7 +248,7 @@ static int64_t map_count_run(BlockDriverState *bs, uint64_t l2_offset,
         n = map_range_type(s, entry, bitmap, first_sc, &type);
         if (n < 0) {
             /* 7.2's words, double space included. */
-            map_corruption(bs, errp, "Invalid cluster entry found  (L2 "
+            qcow2_signal_corruption(bs, errp, "Invalid cluster entry found  (L2 "
                            "offset: %#" PRIx64 ", L2 index: %#" PRIx64 ")",
                            l2_offset, l2_index + i);
             return -EIO;
@@ -290,13 +290,13 @@ static int map_check_first(BlockDriverState *bs, uint64_t offset,
     uint64_t host_cluster = entry & L2E_OFFSET_MASK;
 
     if (s->version < 3 && (type == MAP_ZERO_PLAIN || type == MAP_ZERO_ALLOC)) {
-        map_corruption(bs, errp, "Zero cluster entry found in pre-v3 image "
+        qcow2_signal_corruption(bs, errp, "Zero cluster entry found in pre-v3 image "
                        "(L2 offset: %#" PRIx64 ", L2 index: %#" PRIx64 ")",
                        l2_offset, l2_index);
         return -EIO;
     }
     if (type == MAP_COMPRESSED && has_data_file(s)) {
-        map_corruption(bs, errp, "Compressed cluster entry found in image "
+        qcow2_signal_corruption(bs, errp, "Compressed cluster entry found in image "
                        "with external data file (L2 offset: %#" PRIx64
                        ", L2 index: %#" PRIx64 ")", l2_offset, l2_index);
         return -EIO;
@@ -306,14 +306,14 @@ static int map_check_first(BlockDriverState *bs, uint64_t offset,
     }
     *host = host_cluster + in_cluster;
     if (offset_into_cluster(s, host_cluster)) {
-        map_corruption(bs, errp, "Cluster allocation offset %#" PRIx64
+        qcow2_signal_corruption(bs, errp, "Cluster allocation offset %#" PRIx64
                        " unaligned (L2 offset: %#" PRIx64 ", L2 index: %#"
                        PRIx64 ")", host_cluster, l2_offset, l2_index);
         return -EIO;
     }
     if (has_data_file(s) && *host != offset) {
         /* 7.2's words, unbalanced parenthesis included. */
-        map_corruption(bs, errp, "External data file host cluster offset %#"
+        qcow2_signal_corruption(bs, errp, "External data file host cluster offset %#"
                        PRIx64 " does not match guest cluster offset: %#"
                        PRIx64 ", L2 index: %#" PRIx64 ")", host_cluster,
                        offset - in_cluster, l2_index);
@@ -349,7 +349,7 @@ static int map_get_host_offset(BlockDriverState *bs, uint64_t offset,
         goto out;
     }
     if (offset_into_cluster(s, l2_offset)) {
-        map_corruption(bs, errp, "L2 table offset %#" PRIx64 " unaligned "
+        qcow2_signal_corruption(bs, errp, "L2 table offset %#" PRIx64 " unaligned "
                        "(L1 index: %#" PRIx64 ")", l2_offset, l1_index);
         return -EIO;
     }
@@ -416,7 +416,7 @@ static int map_count_referenced(BlockDriverState *bs, uint64_t end_cluster,
             rb_offset = ldq_be_p(raw) & REFT_OFFSET_MASK;
             empty = !rb_offset;
             if (rb_offset && offset_into_cluster(s, rb_offset)) {
-                map_corruption(bs, errp, "Refblock offset %#" PRIx64
+                qcow2_signal_corruption(bs, errp, "Refblock offset %#" PRIx64
                                " unaligned (reftable index: %#" PRIx64 ")",
                                rb_offset, rt_index);
                 return -EIO;

@@ -19,10 +19,84 @@ static bool l2_entry_is_zero_flagged(const BDRVQcow2State *s, uint64_t e)
     return !has_subclusters(s) && (e & QCOW_OFLAG_ZERO);
 }
 
+static bool ranges_overlap(uint64_t a, uint64_t alen, uint64_t b,
+                           uint64_t blen)
+{
+    return alen && blen && a < b + blen && b < a + alen;
+}
+
+/*
+ * 7.2's name for the metadata that a data write of [offset, offset +
+ * len) would overwrite (in 7.2's order), or NULL.  Only reachable on
+ * damaged images: an L2 entry, or a refcount of 0, that points into
+ * metadata.  @l2_offset is the L2 table of the request.
+ */
+static const char *metadata_overlap(BlockDriverState *bs, uint64_t offset,
+                                    uint64_t len, uint64_t l2_offset)
+{
+    BDRVQcow2State *s = bs->opaque;
+    uint64_t cs = s->cluster_size;
+
+    if (has_data_file(s)) {
+        return NULL;    /* guest data is in another file */
+    }
+    if (ranges_overlap(offset, len, 0, cs)) {
+        return "qcow2_header";
+    }
+    if (ranges_overlap(offset, len, s->l1_table_offset,
+                       (uint64_t)s->l1_size * L1E_SIZE)) {
+        return "active L1 table";
+    }
+    if (ranges_overlap(offset, len, l2_offset, cs)) {
+        return "active L2 table";
+    }
+    if (ranges_overlap(offset, len, s->refcount_table_offset,
+                       (uint64_t)s->refcount_table_clusters * cs)) {
+        return "refcount table";
+    }
+    for (uint64_t k = offset >> s->cluster_bits;
+         k <= (offset + len - 1) >> s->cluster_bits; k++) {
+        if (qcow2_is_refblock(s, k)) {
+            return "refcount block";
+        }
+    }
+    if (s->nb_snapshots &&
+        ranges_overlap(offset, len, s->snapshots_offset, s->snapshots_size)) {
+        return "snapshot table";
+    }
+    for (uint32_t i = 0; i < s->nb_snapshots; i++) {
+        if (ranges_overlap(offset, len, s->snapshots[i].l1_table_offset,
+                           (uint64_t)s->snapshots[i].l1_size * L1E_SIZE)) {
+            return "inactive L1 table";
+        }
+    }
+    return NULL;
+}
+
+/* A guest data write at a host offset, unless it would hit metadata. */
+static int write_data(BlockDriverState *bs, uint64_t host, uint64_t len,
+                      const void *buf, uint64_t l2_offset, Error **errp)
+{
+    BDRVQcow2State *s = bs->opaque;
+    const char *what = metadata_overlap(bs, host, len, l2_offset);
+
+    if (what) {
+        qcow2_signal_corruption(bs, errp, "Preventing invalid write on "
+                                "metadata (overlaps with %s)", what);
+        return -EIO;
+    }
+    return bdrv_file_pwrite(s->data_file, host, len, buf, errp);
+}
+
 /* The refusals every modifying request shares; marks lazy images dirty. */
 static int qcow2_prepare_write(BlockDriverState *bs, Error **errp)
 {
     BDRVQcow2State *s = bs->opaque;
+
+    if (s->broken) {
+        error_setg(errp, "No medium found");
+        return -ENOMEDIUM;
+    }
 
     if (bs->encrypted) {
         error_setg(errp, "Writing encrypted images is not supported");
@@ -284,7 +358,7 @@ static int write_in_cluster(BlockDriverState *bs, uint64_t offset,
     if (in_place && !has_subclusters(s) &&
         !l2_entry_is_zero_flagged(s, entry)) {
         /* Ours alone and plain data: overwrite. */
-        return bdrv_file_pwrite(s->data_file, host + in, bytes, buf, errp);
+        return write_data(bs, host + in, bytes, buf, l2_offset, errp);
     }
 
     /*
@@ -305,8 +379,7 @@ static int write_in_cluster(BlockDriverState *bs, uint64_t offset,
 
         if (in_place && !(touched & ~(uint32_t)bitmap)) {
             /* Every touched subcluster has data already: overwrite. */
-            return bdrv_file_pwrite(s->data_file, host + in, bytes, buf,
-                                    errp);
+            return write_data(bs, host + in, bytes, buf, l2_offset, errp);
         }
         wstart = (uint64_t)__builtin_ctz(span) << s->subcluster_bits;
         wlen = ((uint64_t)(32 - __builtin_clz(span)) << s->subcluster_bits) -
@@ -328,7 +401,7 @@ static int write_in_cluster(BlockDriverState *bs, uint64_t offset,
     }
 
     if (in_place) {
-        ret = bdrv_file_pwrite(s->data_file, host + wstart, wlen, wbuf, errp);
+        ret = write_data(bs, host + wstart, wlen, wbuf, l2_offset, errp);
         if (ret < 0) {
             return ret;
         }
@@ -352,7 +425,7 @@ static int write_in_cluster(BlockDriverState *bs, uint64_t offset,
             return alloc;
         }
     }
-    ret = bdrv_file_pwrite(s->data_file, alloc + wstart, wlen, wbuf, errp);
+    ret = write_data(bs, alloc + wstart, wlen, wbuf, l2_offset, errp);
     if (ret < 0) {
         return ret;
     }
@@ -451,7 +524,7 @@ static int write_l2_run(BlockDriverState *bs, uint64_t offset,
             /* contiguous on the host: one write */
         }
         *done = MIN(bytes, k * s->cluster_size - in);
-        return bdrv_file_pwrite(s->data_file, host0 + in, *done, buf, errp);
+        return write_data(bs, host0 + in, *done, buf, l2_offset, errp);
     }
     for (k = 1; k < nb && !plain_in_place(s, ENTRY(k)) &&
                 !zero_in_place(s, ENTRY(k)); k++) {
@@ -486,8 +559,8 @@ static int write_l2_run(BlockDriverState *bs, uint64_t offset,
             return alloc;
         }
     }
-    ret = bdrv_file_pwrite(s->data_file, alloc + (cbuf ? 0 : in),
-                           cbuf ? k * s->cluster_size : len, wbuf, errp);
+    ret = write_data(bs, alloc + (cbuf ? 0 : in),
+                     cbuf ? k * s->cluster_size : len, wbuf, l2_offset, errp);
     if (ret < 0) {
         return ret;
     }

@@ -239,6 +239,8 @@ typedef struct BDRVQcow2State {
     uint64_t free_cluster_index;        /* allocation searches start here */
     struct Qcow2RefblockCache *refblock_cache;
     bool set_dirty;             /* we set the dirty bit; clear at close */
+    bool broken;                /* marked corrupt: requests fail */
+    GHashTable *refblock_clusters;  /* refcount blocks (overlap checks) */
 
     BlockDriverState *data_file;        /* bs->file unless external */
     /* What `info` shows about encryption, decoded at open. */
@@ -424,6 +426,8 @@ int qcow2_snapshot_delete(BlockDriverState *bs, const char *id,
  */
 int qcow2_refcount_open(BlockDriverState *bs, Error **errp);
 void qcow2_refcount_close(BlockDriverState *bs);
+/* Whether cluster @cluster holds a refcount block (read-write opens). */
+bool qcow2_is_refblock(const BDRVQcow2State *s, uint64_t cluster);
 /* Refcount of the cluster with index @cluster (0 past the table). */
 int qcow2_get_refcount(BlockDriverState *bs, uint64_t cluster,
                        uint64_t *refcount, Error **errp);
@@ -546,6 +550,16 @@ int qcow2_co_block_status(BlockDriverState *bs, int64_t offset,
  * Also frees the cache at close.
  */
 void qcow2_map_cache_drop(BlockDriverState *bs);
+
+/*
+ * 7.2's corruption report ("qcow2: Marking image as corrupt: ..." on a
+ * read-write open, which also sets the corrupt bit and fails every later
+ * request with "No medium found"; "qcow2: Image is corrupt: ..." once on
+ * a read-only one), with @errp set to the message (qcow2-map.c).
+ */
+void G_GNUC_PRINTF(3, 4) qcow2_signal_corruption(BlockDriverState *bs,
+                                                 Error **errp,
+                                                 const char *fmt, ...);
 
 /* Image creation (qcow2-create.c) */
 int qcow2_create(const char *filename, QDict *opts, Error **errp);

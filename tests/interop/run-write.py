@@ -28,6 +28,7 @@ import fnmatch
 import os
 import re
 import shutil
+import struct
 import subprocess
 import sys
 import tempfile
@@ -110,6 +111,14 @@ CASES = [
      SNAPSHOT_PREP),
     ('snapshot-shared-rc2', 'refcount_bits=2', '64M', False, SHARED, False,
      SNAPSHOT_PREP),
+    # Damaged: a data write that would hit metadata marks the image
+    # corrupt and fails; every later request fails ("No medium found").
+] + [
+    ('overlap-' + what, '', '16M', False,
+     ['write -P 2 0 4k', 'write -P 3 1M 4k', 'read 0 512'], False,
+     [['write -P 1 0 64k'], ['point-l2-at', what]])
+    for what in ('header', 'l1', 'l2', 'reftable', 'refblock')
+] + [
     ('data-file', 'data_file=DATA', '64M', False, BASIC, False),
     ('data-file-raw', 'data_file=DATA,data_file_raw=on', '64M', False,
      BASIC, False),
@@ -126,8 +135,27 @@ def strip_offsets(text):
     return re.sub(rb'"offset": [0-9]+', b'"offset": X', text)
 
 
+def point_l2_at(path, what):
+    """Damages an image: its first L2 entry points at metadata."""
+    with open(path, 'r+b') as f:
+        d = f.read(1 << 20)
+        l1 = struct.unpack('>Q', d[40:48])[0]
+        f.seek(l1)
+        l2 = struct.unpack('>Q', f.read(8))[0] & 0x00fffffffffffe00
+        rt = struct.unpack('>Q', d[48:56])[0]
+        f.seek(rt)
+        rb = struct.unpack('>Q', f.read(8))[0]
+        target = {'header': 0, 'l1': l1, 'l2': l2, 'reftable': rt,
+                  'refblock': rb}[what]
+        f.seek(l2)
+        f.write(struct.pack('>Q', target | (1 << 63)))
+
+
 def prepare(sd, prep):
     for step in prep:
+        if step[0] == 'point-l2-at':
+            point_l2_at(os.path.join(sd, 'img.qcow2'), step[1])
+            continue
         if step[0] == 'snapshot':
             argv = [REF_QEMU_IMG, 'snapshot', '-c', step[1], 'img.qcow2']
         else:
