@@ -2,6 +2,7 @@
  * Generic block layer: driver registry, format probing, opening nodes
  * and backing chains, guest reads through the chain.
  */
+#include <sys/stat.h>
 #include "block/block_int.h"
 #include "qemu/cutils.h"
 
@@ -374,6 +375,24 @@ BlockDriverState *bdrv_open(const char *filename, const char *fmt,
     return bs;
 }
 
+/* Whether host file @name is the file of @bs or of an image above it. */
+static bool bdrv_chain_has_file(BlockDriverState *bs, const char *name)
+{
+    struct stat want, st;
+
+    if (stat(name, &want) < 0) {
+        return false;   /* the open reports why */
+    }
+    for (BlockDriverState *p = bs; p; p = p->overlay) {
+        BlockDriverState *f = p->file ? p->file : p;
+        if (stat(f->filename, &st) == 0 && st.st_dev == want.st_dev &&
+            st.st_ino == want.st_ino) {
+            return true;
+        }
+    }
+    return false;
+}
+
 int bdrv_open_backing(BlockDriverState *bs, int flags, Error **errp)
 {
     Error *local_err = NULL;
@@ -390,6 +409,12 @@ int bdrv_open_backing(BlockDriverState *bs, int flags, Error **errp)
                    bs->filename);
         return -EINVAL;
     }
+    if (bdrv_chain_has_file(bs, name)) {
+        /* 7.2 opens images forever here; a loop is refused at once. */
+        error_setg(errp, "Could not open backing file: Backing file '%s' is "
+                   "already in the backing chain (a loop)", name);
+        return -ELOOP;
+    }
     /* A backing file is only read, whatever the overlay's mode. */
     backing = bdrv_open_format(name, bs->backing_format,
                                flags & ~BDRV_O_RDWR, &local_err);
@@ -399,6 +424,7 @@ int bdrv_open_backing(BlockDriverState *bs, int flags, Error **errp)
         return -EINVAL;
     }
     backing->backing_depth = bs->backing_depth + 1;
+    backing->overlay = bs;
     bs->backing = backing;
     if (!(flags & BDRV_O_NO_BACKING) && backing->backing_file) {
         return bdrv_open_backing(backing, flags, errp);

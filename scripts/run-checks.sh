@@ -126,6 +126,11 @@ suite "snapshot vs qemu-img 7.2" \
 suite "snapshot vs qemu-img 7.2 (ASan+UBSan)" \
     env QEMU_IMG="$build_san/qemu-img" ASAN_OPTIONS=detect_leaks=1 \
     UBSAN_OPTIONS=halt_on_error=1 "$top/tests/interop/run-snapshot.sh"
+suite "fuzz corpus replay" "$top/tests/fuzz/run-replay.sh" "$build"
+suite "fuzz corpus replay (ASan+UBSan)" \
+    env ASAN_OPTIONS=detect_leaks=1 \
+    UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+    "$top/tests/fuzz/run-replay.sh" "$build_san"
 suite "guest writes vs qemu-io 7.2 (byte-identical images)" \
     env QEMU_IO="$build/qemu-io" "$top/tests/interop/run-write.py"
 suite "guest writes vs qemu-io 7.2 (ASan+UBSan)" \

@@ -84,6 +84,7 @@ struct BlockDriverState {
     /* Protocol layer (format drivers) and backing image. */
     BlockDriverState *file;
     BlockDriverState *backing;
+    BlockDriverState *overlay;  /* the image whose backing file this is */
     /* Extra children the size accounting includes (external data file). */
     BlockDriverState *data_file;
     /* Backing file name and format as stored in the image, if any. */
