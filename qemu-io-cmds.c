@@ -274,6 +274,24 @@ static bool check_sector_aligned(int64_t value, const char *what)
     return true;
 }
 
+/*
+ * The end of write and discard: 7.2's "@op failed" line for an error,
+ * else the report (@done names the operation there) unless -q.
+ */
+static bool end_request(const char *op, const char *done, int ret,
+                        double secs, int64_t offset, int64_t count,
+                        const IOCommonOpts *o)
+{
+    if (ret < 0) {
+        printf("%s failed: %s\n", op, strerror(-ret));
+        return false;
+    }
+    if (!o->quiet) {
+        print_report(done, secs, offset, count, o->csv);
+    }
+    return true;
+}
+
 /* ---------------------------------------------------------------------
  * read
  */
@@ -541,15 +559,8 @@ static bool write_f(BlockDriverState *bs, int argc, char **argv)
     } else {
         ret = do_write(bs, offset, count, buf, zflags, zflag, fflag);
     }
-    if (ret < 0) {
-        printf("write failed: %s\n", strerror(-ret));
-        return false;
-    }
-    start = now_seconds() - start;
-    if (!o.quiet) {
-        print_report("wrote", start, offset, count, o.csv);
-    }
-    return true;
+    return end_request("write", "wrote", ret, now_seconds() - start,
+                       offset, count, &o);
 }
 
 static const QemuIOCmd write_cmd = {
@@ -618,15 +629,8 @@ static bool discard_f(BlockDriverState *bs, int argc, char **argv)
         }
         error_free(err);
     }
-    if (ret < 0) {
-        printf("discard failed: %s\n", strerror(-ret));
-        return false;
-    }
-    start = now_seconds() - start;
-    if (!o.quiet) {
-        print_report("discard", start, offset, count, o.csv);
-    }
-    return true;
+    return end_request("discard", "discard", ret, now_seconds() - start,
+                       offset, count, &o);
 }
 
 static const QemuIOCmd discard_cmd = {
