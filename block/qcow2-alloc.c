@@ -536,11 +536,11 @@ retry:
      * A run past the end of the file: extend the file into its last
      * cluster first.  Otherwise a crash before the run is written leaves
      * refcounts past the end, where no check counts them (a leak nothing
-     * finds).  One sector is enough for the check to count the cluster,
-     * and no write into the run ends before it (so the file ends where
-     * 7.2's does).
+     * finds).  One byte is enough for the check to count the cluster,
+     * and every write into the run reaches past it (so the file ends
+     * where 7.2's does, also after a snapshot table of a few bytes).
      */
-    end = ((uint64_t)(start + n - 1) << s->cluster_bits) + BDRV_SECTOR_SIZE;
+    end = ((uint64_t)(start + n - 1) << s->cluster_bits) + 1;
     len = bdrv_getlength(bs->file);
     if (len < 0) {
         error_setg_errno(errp, -len, "Could not get the file length");
