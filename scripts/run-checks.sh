@@ -116,6 +116,9 @@ suite "create vs qemu-img 7.2 (byte-identical files)" \
     env QEMU_IMG="$build/qemu-img" QUICK=1 "$top/tests/interop/run-create.sh"
 suite "crash injection in qemu-img snapshot" \
     env QEMU_IMG="$build/qemu-img" "$top/tests/crash/run-snapshot.sh"
+suite "size arguments vs qemu-img/qemu-io 7.2" \
+    env QEMU_IMG="$build/qemu-img" QEMU_IO="$build/qemu-io" \
+    "$top/tests/interop/run-sizes.sh"
 suite "map vs qemu-img 7.2" \
     env QEMU_IMG="$build/qemu-img" "$top/tests/interop/run-map.sh"
 suite "map vs qemu-img 7.2 (ASan+UBSan)" \
