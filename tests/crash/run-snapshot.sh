@@ -77,97 +77,28 @@ case "${1:-}" in
 esac
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
+. "$top/tests/crash/crashlib.sh"
 ours_img=${QEMU_IMG:-$top/build/qemu-img}
 shim=${CRASH_SHIM:-$(dirname "$ours_img")/tests/tools/crash-after.so}
-verbose=0 keep=0 jobs=$(nproc 2>/dev/null || echo 2)
-filters=()
-while [ $# -gt 0 ]; do
-    case $1 in
-    -v) verbose=1 ;;
-    -k) keep=1 ;;
-    -j) jobs=$2; shift ;;
-    -j*) jobs=${1#-j} ;;
-    *) filters+=("$1") ;;
-    esac
-    shift
-done
+crash_parse_args "$@"
 
 for f in "$ours_img" "$shim"; do
-    if [ ! -f "$f" ]; then
-        echo "FAIL $f not built (ninja -C build)"
-        echo "0 passed, 1 failed"
-        exit 1
-    fi
+    [ -f "$f" ] || crash_setup_fail "$f not built (ninja -C build)"
 done
 
-if [ -n "${CRASH_WORKDIR:-}" ]; then
-    work=$(mktemp -d -p "$CRASH_WORKDIR")
-elif [ -d /dev/shm ] && [ -w /dev/shm ]; then
-    work=$(mktemp -d -p /dev/shm crash-snapshot.XXXXXX)
-else
-    work=$(mktemp -d)
-fi
-if [ "$keep" = 1 ]; then
-    echo "work directory: $work"
-    KEEP=$work
-else
-    trap 'rm -rf "$work"' EXIT
-    KEEP=
-fi
+crash_workdir crash-snapshot
 start=$(date +%s)
 
 # Private copies: a rebuild during the run must not change the binaries.
-cp "$ours_img" "$work/qemu-img" && cp "$shim" "$work/crash-after.so" || {
-    echo "FAIL cannot copy the binaries"; echo "0 passed, 1 failed"; exit 1; }
+cp "$ours_img" "$work/qemu-img" && cp "$shim" "$work/crash-after.so" ||
+    crash_setup_fail "cannot copy the binaries"
 
 py=$top/tests/crash/snapshot-workloads.py
-names=()
-for name in $(python3 "$py" list); do
-    if [ ${#filters[@]} -gt 0 ]; then
-        hit=
-        for f in "${filters[@]}"; do
-            case $f in
-            "$name"@*) names+=("$f") ;;
-            *@*) ;;
-            *) [[ $name == *"$f"* ]] && hit=$name ;;
-            esac
-        done
-        [ -z "$hit" ] || names+=("$hit")
-    else
-        names+=("$name")
-    fi
-done
+crash_select "$py"
 
 export OURS_IMG=$work/qemu-img SHIM=$work/crash-after.so
 export VERBOSE=$verbose KEEP
 export REF_IMG=${REF_QEMU_IMG:-/usr/bin/qemu-img}
 export REF_IO=${REF_QEMU_IO:-/usr/bin/qemu-io}
-mkdir "$work/results"
-# One work directory per workload.
-printf '%s\n' "${names[@]}" |
-    xargs -P "$jobs" -I{} sh -c \
-        'd="$2/w.$(echo "$1" | tr ":@" "__")"; mkdir "$d" &&
-         python3 "$0" run "$1" "$d" >"$2/results/$1" 2>&1; rm -rf "$d"' \
-        "$py" {} "$work"
-
-pass=0 fail=0 points=0
-for name in "${names[@]}"; do
-    res=$work/results/$name
-    grep -v '^COUNT ' "$res"
-    count=$(grep '^COUNT ' "$res")
-    if [ -z "$count" ]; then
-        echo "FAIL $name: worker did not finish"
-        tail -n 5 "$res" | sed 's/^/    /'
-        fail=$((fail + 1))
-        continue
-    fi
-    set -- $count
-    pass=$((pass + $2)) fail=$((fail + $3)) points=$((points + $4))
-done
-echo "${#names[@]} workloads, $points crash points, $(($(date +%s) - start)) s"
-if [ ${#filters[@]} = 0 ] && [ "$points" -lt 300 ]; then
-    echo "FAIL only $points crash points run (at least 300 required)"
-    fail=$((fail + 1))
-fi
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+crash_run_workers "$py"
+crash_report 300

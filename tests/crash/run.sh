@@ -324,49 +324,24 @@ fi
 # Main
 # ---------------------------------------------------------------------
 top=$(cd "$(dirname "$0")/../.." && pwd)
+. "$top/tests/crash/crashlib.sh"
 ours=$(realpath "${QEMU_IMG:-$top/build/qemu-img}")
 ref=${REF_QEMU_IMG:-/usr/bin/qemu-img}
 shim=${CRASH_SHIM:-$(dirname "$ours")/tests/tools/crash-after.so}
-verbose=0 keep=0 jobs=$(nproc 2>/dev/null || echo 2)
-filters=()
-while [ $# -gt 0 ]; do
-    case $1 in
-    -v) verbose=1 ;;
-    -k) keep=1 ;;
-    -j) jobs=$2; shift ;;
-    -j*) jobs=${1#-j} ;;
-    *) filters+=("$1") ;;
-    esac
-    shift
-done
+crash_parse_args "$@"
 
-if [ ! -f "$shim" ]; then
-    echo "FAIL crash shim $shim not built (ninja -C build)"
-    echo "0 passed, 1 failed"
-    exit 1
-fi
+[ -f "$shim" ] ||
+    crash_setup_fail "crash shim $shim not built (ninja -C build)"
 shim=$(realpath "$shim")
 
-# A tmpfs keeps the many small copies cheap.
-if [ -n "${CRASH_WORKDIR:-}" ]; then
-    work=$(mktemp -d -p "$CRASH_WORKDIR")
-elif [ -d /dev/shm ] && [ -w /dev/shm ]; then
-    work=$(mktemp -d -p /dev/shm crash.XXXXXX)
-else
-    work=$(mktemp -d)
-fi
-if [ "$keep" = 1 ]; then
-    echo "work directory: $work"
-else
-    trap 'rm -rf "$work"' EXIT
-fi
+crash_workdir crash
 imgdir=$work/images
 start=$(date +%s)
 
 # Private copies: a rebuild during the run must not change the binary
 # between the crashed and the repairing run.
-cp "$ours" "$work/qemu-img" && cp "$shim" "$work/crash-after.so" || {
-    echo "FAIL cannot copy $ours / $shim"; echo "0 passed, 1 failed"; exit 1; }
+cp "$ours" "$work/qemu-img" && cp "$shim" "$work/crash-after.so" ||
+    crash_setup_fail "cannot copy $ours / $shim"
 ours=$work/qemu-img shim=$work/crash-after.so
 
 if ! python3 "$top/tests/crash/make-images.py" "$imgdir" >"$work/make.log" 2>&1; then

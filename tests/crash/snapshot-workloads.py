@@ -16,17 +16,14 @@ CRASH_POINTS, CRASH_SEED, CRASH_STRICT, VERBOSE, KEEP (a directory:
 failing cases are copied there).
 """
 
-import hashlib
 import os
-import random
 import re
 import shutil
 import subprocess
 import sys
 
-KiB = 1024
-MiB = 1024 * KiB
-SECTOR = 512
+from crashlib import (CrashWorker, KiB, MiB, SECTOR, SetupError, log_calls,
+                      run, sample_points, split_label, text)
 
 # ---------------------------------------------------------------------
 # Images: made by the reference qemu-img and qemu-io, step by step.
@@ -174,17 +171,6 @@ def recipe(name):
 # Helpers
 # ---------------------------------------------------------------------
 
-def run(argv, **kw):
-    kw.setdefault('stdout', subprocess.PIPE)
-    kw.setdefault('stderr', subprocess.STDOUT)
-    kw.setdefault('timeout', 120)
-    return subprocess.run(argv, **kw)
-
-
-def text(p):
-    return p.stdout.decode('utf-8', 'replace') if p.stdout else ''
-
-
 def header(path):
     """dict of the header fields the test looks at."""
     with open(path, 'rb') as f:
@@ -239,23 +225,6 @@ def unit_left(path, unit):
     return (cover - size) // cs, cs
 
 
-def log_calls(path):
-    """The shim's log: call lines, and the index of the first call after
-    each flush."""
-    calls, syncs = [], []
-    try:
-        with open(path) as f:
-            for line in f:
-                line = line.rstrip('\n')
-                if line.startswith('#'):
-                    calls.append(line)
-                elif line.startswith('-- '):
-                    syncs.append(len(calls))
-    except FileNotFoundError:
-        pass
-    return calls, syncs
-
-
 COPIED_RE = re.compile(r'^ERROR OFLAG_COPIED (data|L2) cluster: .*'
                        r'refcount=(\d+)$')
 
@@ -306,34 +275,16 @@ def first_diff(a, b):
     return n, '(size %d)' % len(a), '(size %d)' % len(b)
 
 
-class SetupError(Exception):
-    pass
-
-
 # ---------------------------------------------------------------------
 # The worker
 # ---------------------------------------------------------------------
 
-class Worker:
+class Worker(CrashWorker):
     def __init__(self, wname, work):
+        super().__init__(work)
         self.wname = wname
         self.name, self.spec, self.op, self.arg = workload_spec(wname)
-        self.work = work
-        self.ours_img = os.environ['OURS_IMG']
-        self.ref_img = os.environ.get('REF_IMG', '/usr/bin/qemu-img')
-        self.ref_io = os.environ.get('REF_IO', '/usr/bin/qemu-io')
-        self.shim = os.environ['SHIM']
-        self.verbose = os.environ.get('VERBOSE') == '1'
         self.strict = os.environ.get('CRASH_STRICT') == '1'
-        self.keep = os.environ.get('KEEP') or None
-        self.npass = 0
-        self.nfail = 0
-
-    def p(self, *names):
-        return os.path.join(self.work, *names)
-
-    def say(self, s):
-        print(s, flush=True)
 
     # -- setup ---------------------------------------------------------
 
@@ -410,17 +361,9 @@ class Worker:
     def raw(self, img, sid=None):
         """Guest data of the active layer or of snapshot SID (reference
         convert), or None."""
-        out = self.p('guest.raw')
-        argv = [self.ref_img, 'convert']
-        if sid is not None:
-            argv += ['-l', 'snapshot.id=' + sid]
-        r = run(argv + ['-O', 'raw', img, out], cwd=self.work)
-        if r.returncode:
-            return None
-        with open(out, 'rb') as f:
-            data = f.read()
-        os.unlink(out)
-        return data
+        if sid is None:
+            return self.guest_raw(img)
+        return self.guest_raw(img, ['-l', 'snapshot.id=' + sid])
 
     def state(self, img):
         """(active data, snapshot rows, {id: data}), or a reason."""
@@ -438,22 +381,10 @@ class Worker:
         return active, rows, data
 
     def ours(self, n=None, log=None, count=None):
-        env = dict(os.environ, LD_PRELOAD=self.shim)
-        for k in ('CRASH_AFTER_WRITES', 'CRASH_LOG', 'CRASH_COUNT_FILE',
-                  'CRASH_SUFFIX'):
-            env.pop(k, None)
-        if n is not None:
-            env['CRASH_AFTER_WRITES'] = str(n)
-        if log:
-            env['CRASH_LOG'] = log
-        if count:
-            env['CRASH_COUNT_FILE'] = count
+        env = self.shim_env(n, log, count)
         flag = {'create': '-c', 'apply': '-a', 'delete': '-d'}[self.op]
         return run([self.ours_img, 'snapshot', flag, self.arg, 'img.qcow2'],
                    cwd=self.work, env=env)
-
-    def fresh(self):
-        shutil.copyfile(self.p('orig.qcow2'), self.p('img.qcow2'))
 
     # -- the expectations --------------------------------------------------
 
@@ -568,12 +499,7 @@ class Worker:
 
     def crash_case(self, n):
         label = '%s@%d' % (self.wname, n)
-        self.fresh()
-        why = []
-        r = self.ours(n=n)
-        if r.returncode != -9:
-            why.append('not-killed(exit %d)' % r.returncode)
-        shutil.copyfile(self.p('img.qcow2'), self.p('crashed.qcow2'))
+        why = self.crash(n)
         cr = run([self.ref_img, 'check', 'crashed.qcow2'], cwd=self.work)
         self.crashcheck = text(cr)
         kind = classify_check(cr.returncode, self.crashcheck)
@@ -601,16 +527,7 @@ class Worker:
 
     def fail_details(self, label, n, why, rep):
         self.say('FAIL %s: %s' % (label, '; '.join(why)))
-        self.fresh()
-        log = self.p('fail.log')
-        if os.path.exists(log):
-            os.unlink(log)
-        self.ours(n=n, log=log)
-        with open(log) as lf:
-            lines = lf.read().splitlines()
-        self.say('  calls before the crash and the call not made:')
-        for line in lines[-5:]:
-            self.say('    ' + line[:160])
+        log = self.show_crash_calls(n, 160)
         self.say('  7.2 check of the crashed image:')
         for line in summary(self.crashcheck):
             self.say('    ' + line)
@@ -637,11 +554,9 @@ class Worker:
     # -- points ------------------------------------------------------------
 
     def points(self, w, calls, syncs):
-        budget = int(os.environ.get('CRASH_POINTS', '30'))
+        budget, rng = self.points_rng('30', self.wname)
         if w <= budget:
             return list(range(w))
-        rng = random.Random('%s:%s' % (os.environ.get('CRASH_SEED', '1'),
-                                        self.wname))
         # the first calls: allocations (a refcount table or block that
         # must grow, the L1 copy); the last: the table and header switch
         pick = set(range(10)) | set(range(w - 5, w))
@@ -651,21 +566,13 @@ class Worker:
             m = re.search(r' off=0x([0-9a-f]+)', c)
             if m and int(m.group(1), 16) < 0x100:
                 pick.update((i - 1, i, i + 1))
-        pick = sorted(x for x in pick if 0 <= x < w)
-        if len(pick) > budget * 2 // 3:
-            pick = sorted(rng.sample(pick, budget * 2 // 3))
-        rest = sorted(set(range(w)) - set(pick))
-        pick += rng.sample(rest, min(budget - len(pick), len(rest)))
-        return sorted(pick)
+        return sample_points(pick, w, budget, rng)
 
     # -- main --------------------------------------------------------------
 
     def main(self, only=None):
         self.create()
-        base_before = None
-        if self.spec['backing']:
-            with open(self.p('base.qcow2'), 'rb') as f:
-                base_before = hashlib.sha256(f.read()).digest()
+        base_before = self.backing_digest()
         self.expectations()
 
         # The uncrashed run.
@@ -722,20 +629,8 @@ class Worker:
         pts = [only] if only is not None else self.points(w, calls, syncs)
         self.tally = {}
         self.outcomes = {}
-        self.npoints = len(pts)
-        for n in pts:
-            if n >= w:
-                self.nfail += 1
-                self.say('FAIL %s@%d: beyond the %d calls of the run'
-                         % (self.wname, n, w))
-                continue
-            self.crash_case(n)
-        if base_before is not None:
-            with open(self.p('base.qcow2'), 'rb') as f:
-                if hashlib.sha256(f.read()).digest() != base_before:
-                    self.nfail += 1
-                    self.say('FAIL %s: the backing file was modified'
-                             % self.wname)
+        self.run_points(self.wname, pts, w)
+        self.check_backing(self.wname, base_before)
         order = ('clean', 'leaks', 'copied-flag', 'corrupt', 'failed')
         self.say('WORKLOAD %s: %d snapshots, W=%d calls (%d flushes), %d '
                  'crash points; crashed images by 7.2 check: %s; after '
@@ -757,10 +652,7 @@ def main():
         print('\n'.join(recipe(sys.argv[2])))
         return 0
     if len(sys.argv) == 4 and sys.argv[1] == 'run':
-        wname, only = sys.argv[2], None
-        if '@' in wname:
-            wname, n = wname.split('@', 1)
-            only = int(n)
+        wname, only = split_label(sys.argv[2])
         w = Worker(wname, sys.argv[3])
         try:
             w.main(only)

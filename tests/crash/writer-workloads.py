@@ -26,12 +26,12 @@ import shutil
 import subprocess
 import sys
 
-SECTOR = 512
+from crashlib import (CrashWorker, KiB, MiB, SECTOR, SetupError, log_calls,
+                      run, sample_points, split_label, text)
+
 UNIFORM = [bytes([b]) * SECTOR for b in range(256)]
 CHUNK = 64 * 1024
 UNIFORM_CHUNK = [bytes([b]) * CHUNK for b in range(256)]
-KiB = 1024
-MiB = 1024 * KiB
 
 # ---------------------------------------------------------------------
 # Workloads
@@ -190,17 +190,6 @@ def workloads():
 # Helpers
 # ---------------------------------------------------------------------
 
-def run(argv, **kw):
-    kw.setdefault('stdout', subprocess.PIPE)
-    kw.setdefault('stderr', subprocess.STDOUT)
-    kw.setdefault('timeout', 120)
-    return subprocess.run(argv, **kw)
-
-
-def text(p):
-    return p.stdout.decode('utf-8', 'replace') if p.stdout else ''
-
-
 def signature(raw):
     """Per sector: its byte if uniform, else its bytes."""
     sig = []
@@ -275,45 +264,14 @@ def refcounts_past_eof(path):
     return found
 
 
-def log_calls(path):
-    """The shim's log: list of call lines, and for each flush line the
-    number of calls made before it."""
-    calls, flushes = [], []
-    try:
-        with open(path) as f:
-            for line in f:
-                line = line.rstrip('\n')
-                if line.startswith('#'):
-                    calls.append(line)
-                elif line.startswith('-- '):
-                    flushes.append(len(calls))
-    except FileNotFoundError:
-        pass
-    return calls, flushes
-
-
-class Worker:
+class Worker(CrashWorker):
     def __init__(self, name, spec, work):
+        super().__init__(work)
         self.name = name
         self.spec = spec
-        self.work = work
         self.ours_io = os.environ['OURS_IO']
-        self.ours_img = os.environ['OURS_IMG']
-        self.ref_img = os.environ.get('REF_IMG', '/usr/bin/qemu-img')
-        self.ref_io = os.environ.get('REF_IO', '/usr/bin/qemu-io')
-        self.shim = os.environ['SHIM']
-        self.verbose = os.environ.get('VERBOSE') == '1'
-        self.keep = os.environ.get('KEEP') or None
         self.cmds = spec['commands']
         self.script = ''.join(c + '\n' for c in self.cmds).encode()
-        self.npass = 0
-        self.nfail = 0
-
-    def p(self, *names):
-        return os.path.join(self.work, *names)
-
-    def say(self, s):
-        print(s, flush=True)
 
     # -- setup ---------------------------------------------------------
 
@@ -342,14 +300,8 @@ class Worker:
 
     def guest(self, img):
         """Signature of IMG's guest data (reference convert)."""
-        raw = self.p('guest.raw')
-        r = run([self.ref_img, 'convert', '-O', 'raw', img, raw])
-        if r.returncode:
-            return None
-        with open(raw, 'rb') as f:
-            data = f.read()
-        os.unlink(raw)
-        return signature(data)
+        data = self.guest_raw(img)
+        return None if data is None else signature(data)
 
     def reference_states(self):
         """S[k]: guest data after commands 0..k-1 (S[0]: the new image),
@@ -373,21 +325,9 @@ class Worker:
         return states
 
     def ours(self, n=None, log=None, script=None, count=None):
-        env = dict(os.environ, LD_PRELOAD=self.shim)
-        for k in ('CRASH_AFTER_WRITES', 'CRASH_LOG', 'CRASH_COUNT_FILE',
-                  'CRASH_SUFFIX'):
-            env.pop(k, None)
-        if n is not None:
-            env['CRASH_AFTER_WRITES'] = str(n)
-        if log:
-            env['CRASH_LOG'] = log
-        if count:
-            env['CRASH_COUNT_FILE'] = count
+        env = self.shim_env(n, log, count)
         return run([self.ours_io, 'img.qcow2'], cwd=self.work, env=env,
                    input=script if script is not None else self.script)
-
-    def fresh(self):
-        shutil.copyfile(self.p('orig.qcow2'), self.p('img.qcow2'))
 
     def boundaries(self, full_calls):
         """C[k]: calls made by commands 0..k-1 (C[0] = 0), from runs of
@@ -469,12 +409,7 @@ class Worker:
 
     def crash_case(self, n):
         label = '%s@%d' % (self.name, n)
-        self.fresh()
-        why = []
-        r = self.ours(n=n)
-        if r.returncode != -9:
-            why.append('not-killed(exit %d)' % r.returncode)
-        shutil.copyfile(self.p('img.qcow2'), self.p('crashed.qcow2'))
+        why = self.crash(n)
         # Write-through metadata in order: the crashed image may leak
         # clusters but must not be corrupt, unless its dirty bit (lazy
         # refcounts) tells readers that its refcounts mean nothing.
@@ -537,16 +472,7 @@ class Worker:
         self.say('  last completed flush: after command %d (%s); command in '
                  'progress: %d (%s)' % (f, cmd(f), m, cmd(m)))
         # Re-run the crash with the log for the calls around it.
-        self.fresh()
-        log = self.p('fail.log')
-        if os.path.exists(log):
-            os.unlink(log)
-        self.ours(n=n, log=log)
-        with open(log) as lf:
-            lines = lf.read().splitlines()
-        self.say('  calls before the crash and the call not made:')
-        for line in lines[-5:]:
-            self.say('    ' + line)
+        log = self.show_crash_calls(n)
         self.say('  7.2 check of the crashed image:')
         for line in self.crashcheck.splitlines()[:8]:
             self.say('    ' + line)
@@ -570,11 +496,9 @@ class Worker:
     # -- points ----------------------------------------------------------
 
     def points(self, w, full_calls, internal):
-        budget = int(os.environ.get('CRASH_POINTS', '60'))
+        budget, rng = self.points_rng('60', self.name)
         if w <= budget:
             return list(range(w))
-        rng = random.Random('%s:%s' % (os.environ.get('CRASH_SEED', '1'),
-                                        self.name))
         pick = set(range(3))
         for k in self.flush_states:     # around each flush command
             pick.update((self.C[k] - 1, self.C[k], self.C[k] + 1))
@@ -585,22 +509,13 @@ class Worker:
                                       16) < 0x100:
                 pick.update((i, i + 1))
         pick.update(range(self.C[-1], w))   # the close
-        pick = sorted(x for x in pick if 0 <= x < w)
-        if len(pick) > budget * 2 // 3:
-            pick = sorted(rng.sample(pick, budget * 2 // 3))
-        rest = sorted(set(range(w)) - set(pick))
-        extra = budget - len(pick)
-        pick += rng.sample(rest, min(extra, len(rest)))
-        return sorted(pick)
+        return sample_points(pick, w, budget, rng)
 
     # -- main --------------------------------------------------------------
 
     def main(self, only=None):
         self.create()
-        base_before = None
-        if self.spec['backing']:
-            with open(self.p('base.qcow2'), 'rb') as f:
-                base_before = f.read()
+        base_before = self.backing_digest()
         self.states = self.reference_states()
         # state index k is "after command k-1"; flush commands, and the
         # close (which flushes before anything else), are flush points
@@ -659,20 +574,8 @@ class Worker:
         self.strong = {True: 0, False: 0}
         self.tally = {}
         self.past_eof = 0
-        self.npoints = len(pts)
-        for n in pts:
-            if n >= w:
-                self.nfail += 1
-                self.say('FAIL %s@%d: beyond the %d calls of the run'
-                         % (self.name, n, w))
-                continue
-            self.crash_case(n)
-        if base_before is not None:
-            with open(self.p('base.qcow2'), 'rb') as f:
-                if f.read() != base_before:
-                    self.nfail += 1
-                    self.say('FAIL %s: the backing file was modified'
-                             % self.name)
+        self.run_points(self.name, pts, w)
+        self.check_backing(self.name, base_before)
         self.say('WORKLOAD %s: %d commands (%d flushes), W=%d calls (%d '
                  'internal syncs), %d crash points; crashed images by 7.2 '
                  'check: %s; %d of the repaired images kept every '
@@ -683,10 +586,6 @@ class Worker:
                      ', '.join('%d %s' % (v, k)
                                for k, v in sorted(self.tally.items())),
                      self.strong[True], self.past_eof))
-
-
-class SetupError(Exception):
-    pass
 
 
 def main():
@@ -701,10 +600,7 @@ def main():
     if len(sys.argv) != 4 or sys.argv[1] != 'run':
         sys.stderr.write(__doc__)
         return 2
-    name, only = sys.argv[2], None
-    if '@' in name:
-        name, n = name.split('@', 1)
-        only = int(n)
+    name, only = split_label(sys.argv[2])
     w = Worker(name, workloads()[name], sys.argv[3])
     try:
         w.main(only)
