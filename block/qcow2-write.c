@@ -812,39 +812,25 @@ int qcow2_co_pdiscard(BlockDriverState *bs, int64_t offset, int64_t bytes,
         if (ret < 0) {
             return ret;
         }
-        if (!l2_offset) {
-            if (!bs->backing) {
-                continue;       /* reads as zeros already */
-            }
-            ret = get_l2_table(bs, o, true, &l2_offset, errp);
-            if (ret < 0) {
-                return ret;
-            }
-        } else {
-            ret = get_l2_table(bs, o, true, &l2_offset, errp);
-            if (ret < 0) {
-                return ret;
-            }
+        if (!l2_offset && !bs->backing) {
+            continue;           /* reads as zeros already */
         }
-        ret = qcow2_read_l2_entry(bs, l2_offset, index, &entry, &bitmap,
-                                  errp);
+        ret = load_l2_entry(bs, o, &l2_offset, &entry, &bitmap, errp);
         if (ret < 0) {
             return ret;
         }
         allocated = (entry & QCOW_OFLAG_COMPRESSED) ||
                     (entry & L2E_OFFSET_MASK) ||
                     (has_data_file(s) && (entry & QCOW_OFLAG_COPIED));
-        /* Without a backing file, unallocated space reads as zeros. */
-        if (bs->backing || allocated) {
-            if (has_subclusters(s)) {
-                new_entry = 0;
-                new_bitmap = QCOW_L2_BITMAP_ALL_ZEROES;
-            } else {
-                new_entry = s->version >= 3 ? QCOW_OFLAG_ZERO : 0;
-                new_bitmap = 0;
-            }
+        if (!bs->backing && !allocated) {
+            continue;   /* without a backing file it reads as zeros */
+        }
+        if (has_subclusters(s)) {
+            new_entry = 0;
+            new_bitmap = QCOW_L2_BITMAP_ALL_ZEROES;
         } else {
-            continue;
+            new_entry = s->version >= 3 ? QCOW_OFLAG_ZERO : 0;
+            new_bitmap = 0;
         }
         if (new_entry == entry && new_bitmap == bitmap) {
             continue;
