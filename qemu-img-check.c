@@ -253,6 +253,15 @@ int img_check(int argc, char **argv)
         return CHECK_EXIT_FAILED;
     }
     ret = check_exit_code(check);
+    if (dump_meta && result.metadata_too_large) {
+        /* The check is complete; what -M asked for is not there. */
+        fflush(stdout);
+        error_report("No metadata map: it would hold more than %" PRIu64
+                     " table entries, more than the tables of a consistent "
+                     "image of this size have (they overlap or lie past the "
+                     "end of the file)", result.metadata_too_large);
+        return CHECK_EXIT_FAILED;
+    }
     if (check->has_viscera) {
         /*
          * The map of a large image has hundreds of thousands of small

@@ -2,7 +2,8 @@
  * qemu-img info
  */
 #include "qemu-img.h"
-#include "qapi-visit.h"
+#include "qapi/emitter.h"
+#include "qapi-emit.h"
 
 /* A chain longer than this is refused: it is a loop or hostile. */
 #define INFO_MAX_CHAIN 256
@@ -92,9 +93,16 @@ static void dump_info_list(const ImageInfoList *list, OutputFormat ofmt,
                            bool chain)
 {
     if (ofmt == OFORMAT_JSON) {
-        g_autoptr(QObject) obj = chain ? qapi_out_ImageInfoList(list)
-                                       : qapi_out_ImageInfo(list->value);
-        img_print_json(obj);
+        /* Streamed: 65536 snapshots make a tree of hundreds of MiB. */
+        g_autoptr(QapiEmitter) e = qapi_json_emitter_new(stdout);
+
+        if (chain) {
+            qapi_emit_ImageInfoList(e, list);
+        } else {
+            qapi_emit_ImageInfo(e, list->value);
+        }
+        qapi_emitter_free(g_steal_pointer(&e));
+        printf("\n");
         return;
     }
     for (const ImageInfoList *l = list; l; l = l->next) {

@@ -203,13 +203,6 @@ const char *img_one_image(int argc, char **argv, const ImgCommonOpts *o,
     return argv[optind];
 }
 
-void img_print_json(const QObject *obj)
-{
-    g_autoptr(GString) json = qobject_to_json_pretty(obj, true);
-
-    printf("%s\n", json->str);
-}
-
 static int img_unimplemented(int argc, char **argv)
 {
     error_report("Command '%s' is not implemented in this version",

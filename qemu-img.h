@@ -57,7 +57,6 @@ int img_add_object(const char *optarg);
 int img_common_option(int c, const char *arg, ImgCommonOpts *o);
 const char *img_one_image(int argc, char **argv, const ImgCommonOpts *o,
                           OutputFormat *ofmt);
-void img_print_json(const QObject *obj);
 
 /* Subcommands, one file each. */
 int img_info(int argc, char **argv);

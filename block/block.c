@@ -85,11 +85,23 @@ BlockDriverState *bdrv_open_protocol(const char *filename, int flags,
     return bs;
 }
 
+int bdrv_file_check_read(int64_t offset, int64_t bytes, Error **errp)
+{
+    if (offset < 0 || bytes < 0 || offset > INT64_MAX - bytes) {
+        error_setg(errp, "Invalid read of %" PRId64 " bytes at %" PRId64,
+                   bytes, offset);
+        return -EIO;
+    }
+    return 0;
+}
+
 int bdrv_file_pread(BlockDriverState *bs, int64_t offset, int64_t bytes,
                     void *buf, Error **errp)
 {
+    int ret = bdrv_file_check_read(offset, bytes, errp);
+
     g_assert(bs->drv->pread);
-    return bs->drv->pread(bs, offset, bytes, buf, errp);
+    return ret < 0 ? ret : bs->drv->pread(bs, offset, bytes, buf, errp);
 }
 
 int bdrv_file_pwrite(BlockDriverState *bs, int64_t offset, int64_t bytes,

@@ -85,12 +85,7 @@ static int file_pread(BlockDriverState *bs, int64_t offset, int64_t bytes,
     BDRVRawState *s = bs->opaque;
     uint8_t *p = buf;
 
-    if (offset < 0 || bytes < 0 || offset > INT64_MAX - bytes) {
-        /* An I/O error for callers, as QEMU's request checks make it. */
-        error_setg(errp, "Invalid read of %" PRId64 " bytes at %" PRId64,
-                   bytes, offset);
-        return -EIO;
-    }
+    /* The range is valid: bdrv_file_pread() checked it. */
     while (bytes > 0) {
         ssize_t n = pread(s->fd, p, MIN(bytes, (int64_t)(1 << 30)), offset);
         if (n < 0) {

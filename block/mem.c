@@ -99,11 +99,7 @@ static int mem_pread(BlockDriverState *bs, int64_t offset, int64_t bytes,
     BDRVMemState *s = bs->opaque;
     uint64_t avail;
 
-    if (offset < 0 || bytes < 0 || offset > INT64_MAX - bytes) {
-        error_setg(errp, "Invalid read of %" PRId64 " bytes at %" PRId64,
-                   bytes, offset);
-        return -EIO;
-    }
+    /* The range is valid: bdrv_file_pread() checked it. */
     avail = (uint64_t)offset >= s->len ? 0
             : MIN((uint64_t)bytes, s->len - (uint64_t)offset);
     if (avail) {

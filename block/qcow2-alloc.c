@@ -645,7 +645,8 @@ int qcow2_write_l1_entry(BlockDriverState *bs, uint64_t index, Error **errp)
     BDRVQcow2State *s = bs->opaque;
     uint8_t buf[L1E_SIZE];
 
-    g_assert(index < s->l1_size);
+    /* Read-write opens hold the whole table. */
+    g_assert(index < s->l1_held && s->l1_held == s->l1_size);
     stq_be_p(buf, s->l1_table[index]);
     return bdrv_file_pwrite(bs->file, s->l1_table_offset + index * L1E_SIZE,
                             sizeof(buf), buf, errp);
@@ -702,6 +703,7 @@ int qcow2_grow_l1_table(BlockDriverState *bs, uint64_t min_size,
     g_free(s->l1_table);
     s->l1_table = table;
     s->l1_size = new_size;
+    s->l1_held = new_size;
     s->l1_table_offset = offset;
     return old_bytes ? qcow2_free_clusters(bs, old_offset, old_bytes, errp)
                      : 0;

@@ -9,11 +9,20 @@ void qcow2_free_bitmaps(BDRVQcow2State *s)
     if (!s->bitmaps) {
         return;
     }
-    for (uint32_t i = 0; i < s->nb_bitmaps; i++) {
+    for (uint32_t i = 0; i < s->bitmaps_parsed; i++) {
         g_free(s->bitmaps[i].name);
     }
     g_clear_pointer(&s->bitmaps, g_free);
+    s->bitmaps_parsed = 0;
     s->bitmaps_loaded = false;
+}
+
+uint64_t qcow2_bitmap_table_needed(const BDRVQcow2State *s,
+                                   const Qcow2Bitmap *bm)
+{
+    uint64_t bits = DIV_ROUND_UP(s->size, 1ull << bm->granularity_bits);
+
+    return DIV_ROUND_UP(bits, s->cluster_size * 8);
 }
 
 /* Directory-entry rules of the spec, with QEMU's limits. */
@@ -36,15 +45,9 @@ static bool bitmap_entry_valid(const BDRVQcow2State *s, const Qcow2Bitmap *bm,
     if (phys_bitmap_bytes > BME_MAX_PHYS_SIZE) {
         return false;
     }
-    if (!(bm->flags & BME_FLAG_IN_USE)) {
-        /* A consistent bitmap's table must cover the whole disk. */
-        uint64_t bits = DIV_ROUND_UP(s->size, 1ull << bm->granularity_bits);
-        uint64_t need = DIV_ROUND_UP(bits, s->cluster_size * 8);
-        if (need > bm->table_size) {
-            return false;
-        }
-    }
-    return true;
+    /* A consistent bitmap's table must cover the whole disk. */
+    return (bm->flags & BME_FLAG_IN_USE) ||
+           qcow2_bitmap_table_needed(s, bm) <= bm->table_size;
 }
 
 /*
@@ -76,14 +79,22 @@ static size_t parse_entry(Qcow2Bitmap *bm, const uint8_t *e, size_t left,
  * too few entries and trailing bytes.
  */
 static int parse_directory(BDRVQcow2State *s, const uint8_t *dir,
-                           size_t size, Error **errp)
+                           size_t held, size_t size, Error **errp)
 {
     size_t pos = 0;
     uint32_t count = 0;
+    /*
+     * Every entry takes at least an entry header, and one that starts
+     * past @held is all zeros, which no valid entry is: so at most this
+     * many entries can be stored before the walk stops.
+     */
+    size_t room = MIN(s->nb_bitmaps, held / QCOW2_BITMAP_DIR_ENTRY_SIZE + 2);
 
-    s->bitmaps = g_new0(Qcow2Bitmap, s->nb_bitmaps);
+    s->bitmaps = g_new0(Qcow2Bitmap, MAX(room, 1));
     while (pos < size) {
         Qcow2Bitmap bm = { 0 };
+        uint8_t hdr[QCOW2_BITMAP_DIR_ENTRY_SIZE] = { 0 };
+        size_t name_pos = pos + QCOW2_BITMAP_DIR_ENTRY_SIZE;
         uint16_t name_size;
         uint32_t extra;
         size_t entry;
@@ -96,7 +107,11 @@ static int parse_directory(BDRVQcow2State *s, const uint8_t *dir,
                        "extension");
             return -EINVAL;
         }
-        entry = parse_entry(&bm, dir + pos, size - pos, &name_size, &extra);
+        /* Past @held, the directory reads as zeros. */
+        if (pos < held) {
+            memcpy(hdr, dir + pos, MIN(sizeof(hdr), held - pos));
+        }
+        entry = parse_entry(&bm, hdr, size - pos, &name_size, &extra);
         if (!entry) {
             goto broken;
         }
@@ -104,9 +119,14 @@ static int parse_directory(BDRVQcow2State *s, const uint8_t *dir,
             error_setg(errp, "Bitmap extra data is not supported");
             return -ENOTSUP;
         }
-        bm.name = g_strndup((const char *)dir + pos +
-                            QCOW2_BITMAP_DIR_ENTRY_SIZE, name_size);
+        /* A name that reads as zeros from some byte on ends there. */
+        bm.name = name_pos < held
+                  ? g_strndup((const char *)dir + name_pos,
+                              MIN(name_size, held - name_pos))
+                  : g_strdup("");
+        g_assert(count <= room);
         s->bitmaps[count - 1] = bm;
+        s->bitmaps_parsed = count;
         if (!bitmap_entry_valid(s, &bm, name_size)) {
             error_setg(errp, "Bitmap '%s' doesn't satisfy the constraints",
                        bm.name);
@@ -160,11 +180,13 @@ static Qcow2BitmapTableEntry *map_entry(const BDRVQcow2State *s, uint64_t e)
 }
 
 int qcow2_bitmap_table_load(BlockDriverState *bs, const Qcow2Bitmap *bm,
-                            uint64_t **table, Qcow2BitmapTable **map,
-                            Error **errp)
+                            uint64_t **table, uint32_t *held,
+                            Qcow2BitmapTable **map, Error **errp)
 {
     BDRVQcow2State *s = bs->opaque;
     uint64_t bytes = (uint64_t)bm->table_size * 8;
+    uint32_t n = qcow2_entries_in_file(s, bm->table_offset, bm->table_size,
+                                       8);
     g_autofree uint8_t *raw = NULL;
     g_autofree uint64_t *t = NULL;
     Qcow2BitmapTableEntryList **tail = NULL;
@@ -175,18 +197,22 @@ int qcow2_bitmap_table_load(BlockDriverState *bs, const Qcow2Bitmap *bm,
         (*map)->location = qcow2_allocation_new(bm->table_offset, bytes);
         tail = &(*map)->table_entries;
     }
-    /* table_size <= BME_MAX_TABLE_SIZE, checked with the directory. */
-    raw = g_try_malloc(bytes);
-    t = g_try_new(uint64_t, bm->table_size);
+    /*
+     * table_size <= BME_MAX_TABLE_SIZE, checked with the directory; only
+     * the entries inside the file are held, the others read as zeros.
+     */
+    raw = g_try_malloc((size_t)n * 8 + 1);
+    t = g_try_new(uint64_t, n + 1);
     if (!raw || !t) {
         error_setg(errp, "Cannot allocate the table of bitmap '%s'",
                    bm->name);
         return -ENOMEM;
     }
-    if (bdrv_file_pread(bs->file, bm->table_offset, bytes, raw, errp) < 0) {
+    if (qcow2_pread_held(bs, bm->table_offset, bytes, (uint64_t)n * 8, raw,
+                         errp) < 0) {
         return -EIO;
     }
-    for (uint32_t i = 0; i < bm->table_size; i++) {
+    for (uint32_t i = 0; i < n; i++) {
         uint64_t e = ldq_be_p(raw + (size_t)i * 8);
 
         if (map) {
@@ -195,6 +221,10 @@ int qcow2_bitmap_table_load(BlockDriverState *bs, const Qcow2Bitmap *bm,
         valid = valid && table_entry_valid(s, e);
         t[i] = e & BME_TABLE_ENTRY_OFFSET_MASK;
     }
+    for (uint32_t i = n; map && i < bm->table_size; i++) {
+        QAPI_LIST_APPEND(tail, map_entry(s, 0));
+    }
+    *held = n;
     if (!valid) {
         error_setg_errno(errp, EINVAL, "Could not read bitmap_table "
                          "table from image for bitmap '%s'", bm->name);
@@ -205,24 +235,31 @@ int qcow2_bitmap_table_load(BlockDriverState *bs, const Qcow2Bitmap *bm,
 }
 
 /*
- * An open that may do I/O loads the tables of consistent bitmaps, as
- * 7.2 does, so a damaged one fails the open.
+ * Every open (info's too) loads the tables of consistent bitmaps, as
+ * 7.2 does, so a damaged one fails the open.  7.2 then loads the data,
+ * which needs a table of exactly the size the disk needs.
  */
 static int load_consistent_tables(BlockDriverState *bs, Error **errp)
 {
     BDRVQcow2State *s = bs->opaque;
 
     for (uint32_t i = 0; i < s->nb_bitmaps; i++) {
+        const Qcow2Bitmap *bm = &s->bitmaps[i];
         g_autofree uint64_t *table = NULL;
+        uint32_t held;
         int ret;
 
-        if (s->bitmaps[i].flags & BME_FLAG_IN_USE) {
+        if (bm->flags & BME_FLAG_IN_USE) {
             continue;
         }
-        ret = qcow2_bitmap_table_load(bs, &s->bitmaps[i], &table, NULL,
-                                      errp);
+        ret = qcow2_bitmap_table_load(bs, bm, &table, &held, NULL, errp);
         if (ret < 0) {
             return ret;
+        }
+        if (bm->table_size != qcow2_bitmap_table_needed(s, bm)) {
+            error_setg_errno(errp, EINVAL, "Could not read bitmap '%s' from "
+                             "image", bm->name);
+            return -EINVAL;
         }
     }
     return 0;
@@ -234,6 +271,7 @@ int qcow2_read_bitmap_directory(BlockDriverState *bs, Error **errp)
     g_autofree uint8_t *dir = NULL;
     uint64_t size = s->bitmap_directory_size;
     uint64_t offset = s->bitmap_directory_offset;
+    uint64_t held;
     int ret;
 
     if (size == 0) {
@@ -242,15 +280,16 @@ int qcow2_read_bitmap_directory(BlockDriverState *bs, Error **errp)
     }
     /*
      * size <= QCOW2_MAX_BITMAP_DIRECTORY_SIZE (checked with the
-     * extension).
+     * extension); only the part inside the file is held.
      */
-    dir = g_malloc(size);
-    ret = qcow2_pread_zero_padded(bs, offset, size, dir, errp);
+    held = qcow2_entries_in_file(s, offset, size, 1);
+    dir = g_malloc(held + 1);
+    ret = qcow2_pread_zero_padded(bs, offset, held, dir, errp);
     if (ret < 0) {
         return ret;
     }
-    ret = parse_directory(s, dir, size, errp);
-    if (ret == 0 && !(bs->open_flags & BDRV_O_NO_IO)) {
+    ret = parse_directory(s, dir, held, size, errp);
+    if (ret == 0) {
         ret = load_consistent_tables(bs, errp);
     }
     if (ret < 0) {

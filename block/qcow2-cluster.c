@@ -65,7 +65,7 @@ int qcow2_get_mapping(BlockDriverState *bs, uint64_t offset, uint64_t bytes,
     map->bytes = MIN(bytes, s->subcluster_size -
                             (in_cluster & (s->subcluster_size - 1)));
     map->type = QCOW2_SUBCLUSTER_UNALLOCATED;
-    if (l1_index >= s->l1_size) {
+    if (l1_index >= s->l1_held) {
         return 0;
     }
     l2_offset = s->l1_table[l1_index] & L1E_OFFSET_MASK;

@@ -248,9 +248,9 @@ static int64_t map_count_run(BlockDriverState *bs, uint64_t l2_offset,
         n = map_range_type(s, entry, bitmap, first_sc, &type);
         if (n < 0) {
             /* 7.2's words, double space included. */
-            qcow2_signal_corruption(bs, errp, "Invalid cluster entry found  (L2 "
-                           "offset: %#" PRIx64 ", L2 index: %#" PRIx64 ")",
-                           l2_offset, l2_index + i);
+            qcow2_signal_corruption(bs, errp, "Invalid cluster entry found "
+                                    " (L2 offset: %#" PRIx64 ", L2 index: %#"
+                                    PRIx64 ")", l2_offset, l2_index + i);
             return -EIO;
         }
         if (i == 0) {
@@ -290,15 +290,17 @@ static int map_check_first(BlockDriverState *bs, uint64_t offset,
     uint64_t host_cluster = entry & L2E_OFFSET_MASK;
 
     if (s->version < 3 && (type == MAP_ZERO_PLAIN || type == MAP_ZERO_ALLOC)) {
-        qcow2_signal_corruption(bs, errp, "Zero cluster entry found in pre-v3 image "
-                       "(L2 offset: %#" PRIx64 ", L2 index: %#" PRIx64 ")",
-                       l2_offset, l2_index);
+        qcow2_signal_corruption(bs, errp, "Zero cluster entry found in "
+                                "pre-v3 image (L2 offset: %#" PRIx64
+                                ", L2 index: %#" PRIx64 ")", l2_offset,
+                                l2_index);
         return -EIO;
     }
     if (type == MAP_COMPRESSED && has_data_file(s)) {
-        qcow2_signal_corruption(bs, errp, "Compressed cluster entry found in image "
-                       "with external data file (L2 offset: %#" PRIx64
-                       ", L2 index: %#" PRIx64 ")", l2_offset, l2_index);
+        qcow2_signal_corruption(bs, errp, "Compressed cluster entry found in "
+                                "image with external data file (L2 offset: "
+                                "%#" PRIx64 ", L2 index: %#" PRIx64 ")",
+                                l2_offset, l2_index);
         return -EIO;
     }
     if (!map_type_has_host(type)) {
@@ -306,17 +308,19 @@ static int map_check_first(BlockDriverState *bs, uint64_t offset,
     }
     *host = host_cluster + in_cluster;
     if (offset_into_cluster(s, host_cluster)) {
-        qcow2_signal_corruption(bs, errp, "Cluster allocation offset %#" PRIx64
-                       " unaligned (L2 offset: %#" PRIx64 ", L2 index: %#"
-                       PRIx64 ")", host_cluster, l2_offset, l2_index);
+        qcow2_signal_corruption(bs, errp, "Cluster allocation offset %#"
+                                PRIx64 " unaligned (L2 offset: %#" PRIx64
+                                ", L2 index: %#" PRIx64 ")", host_cluster,
+                                l2_offset, l2_index);
         return -EIO;
     }
     if (has_data_file(s) && *host != offset) {
         /* 7.2's words, unbalanced parenthesis included. */
-        qcow2_signal_corruption(bs, errp, "External data file host cluster offset %#"
-                       PRIx64 " does not match guest cluster offset: %#"
-                       PRIx64 ", L2 index: %#" PRIx64 ")", host_cluster,
-                       offset - in_cluster, l2_index);
+        qcow2_signal_corruption(bs, errp, "External data file host cluster "
+                                "offset %#" PRIx64 " does not match guest "
+                                "cluster offset: %#" PRIx64 ", L2 index: %#"
+                                PRIx64 ")", host_cluster,
+                                offset - in_cluster, l2_index);
         return -EIO;
     }
     return 0;
@@ -344,13 +348,14 @@ static int map_get_host_offset(BlockDriverState *bs, uint64_t offset,
     needed = MIN(needed, available);
     *host = 0;
     *type = MAP_UNALLOCATED_PLAIN;
-    if (l1_index >= s->l1_size ||
+    if (l1_index >= s->l1_held ||
         !(l2_offset = s->l1_table[l1_index] & L1E_OFFSET_MASK)) {
         goto out;
     }
     if (offset_into_cluster(s, l2_offset)) {
-        qcow2_signal_corruption(bs, errp, "L2 table offset %#" PRIx64 " unaligned "
-                       "(L1 index: %#" PRIx64 ")", l2_offset, l1_index);
+        qcow2_signal_corruption(bs, errp, "L2 table offset %#" PRIx64
+                                " unaligned (L1 index: %#" PRIx64 ")",
+                                l2_offset, l1_index);
         return -EIO;
     }
     ret = map_load(bs, l2_offset, l2_index, errp);

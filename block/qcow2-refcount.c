@@ -69,8 +69,12 @@ typedef struct Qcow2CheckState {
     uint64_t imrt_capacity;     /* entries allocated, whole refblocks */
     bool imrt_used;             /* counted into since allocated */
     uint64_t refcount_max;
+    /* -M: table entries in the map, and how many it may hold. */
+    uint64_t map_entries;
+    uint64_t map_budget;
+    bool map_dropped;
     uint64_t *reftable;         /* host byte order */
-    uint64_t reftable_entries;
+    uint64_t reftable_entries;  /* held: those inside the file */
     uint8_t *refblock;          /* one cached refcount block */
     uint64_t refblock_offset;
     uint8_t *l2;                /* one L2 table */
@@ -139,6 +143,15 @@ static GString *report_buffer;
 static bool reports_dropped;    /* too many to hold: redo without */
 static uint64_t nb_reports;
 #define REPORT_BUFFER_MAX (16 * 1024 * 1024)
+
+/*
+ * -M: the map holds at most QCOW2_MAP_SLACK plus one table entry per 4
+ * bytes of the file, twice what a consistent image can need (see
+ * map_reserve()): room for damaged images, whose tables may overlap
+ * once, and memory bounded by the file size for hostile ones
+ * (docs/security.md).
+ */
+#define QCOW2_MAP_SLACK (64 * 1024)
 
 static void G_GNUC_PRINTF(1, 2) check_report(const char *fmt, ...)
 {
@@ -1003,6 +1016,25 @@ static int apply_shared_l2(Qcow2CheckState *c, Error **errp)
     return 0;
 }
 
+/*
+ * -M: room in the map for @n more table entries.  A consistent image's
+ * tables do not overlap and lie inside the file, so its map holds at
+ * most one entry per 8 bytes of the file; a hostile one may repeat or
+ * invent tables without end, and is then not mapped at all.
+ */
+static bool map_reserve(Qcow2CheckState *c, uint64_t n)
+{
+    if (!c->map || c->map_dropped) {
+        return false;
+    }
+    if (n > c->map_budget - c->map_entries) {
+        c->map_dropped = true;
+        return false;
+    }
+    c->map_entries += n;
+    return true;
+}
+
 static int check_refcounts_l1(Qcow2CheckState *c, uint64_t l1_offset,
                               uint32_t l1_size, int flags, Qcow2L1Table *map,
                               Error **errp)
@@ -1010,7 +1042,8 @@ static int check_refcounts_l1(Qcow2CheckState *c, uint64_t l1_offset,
     BDRVQcow2State *s = c->s;
     g_autofree uint8_t *raw = NULL;
     uint64_t bytes = (uint64_t)l1_size * L1E_SIZE;
-    Qcow2AllocationList **l2_tail = map ? &map->l2_list : NULL;
+    uint32_t held;
+    Qcow2AllocationList **l2_tail = NULL;
     Qcow2ClusterRun run;
     const uint8_t *l2;
     uint64_t reports;
@@ -1020,16 +1053,27 @@ static int check_refcounts_l1(Qcow2CheckState *c, uint64_t l1_offset,
     if (!l1_size) {
         return 0;
     }
+    /*
+     * Entries past the end of the file read as zeros: only those inside
+     * it are read and walked.  A range no file can hold stays the read
+     * error it is for 7.2.
+     */
+    held = qcow2_entries_in_file(s, l1_offset, l1_size, L1E_SIZE);
+    bytes = (uint64_t)held * L1E_SIZE;
+    if (map) {
+        l2_tail = &map->l2_list;
+    }
     /* l1_size <= QCOW_MAX_L1_SIZE / 8: checked by the callers. */
-    raw = g_malloc(bytes);
-    ret = bdrv_file_pread(c->bs->file, l1_offset, bytes, raw, NULL);
+    raw = g_malloc(MAX(bytes, 1));
+    ret = qcow2_pread_held(c->bs, l1_offset, (uint64_t)l1_size * L1E_SIZE,
+                           bytes, raw, NULL);
     if (ret < 0) {
         /* 7.2's words; the check then fails with the errno alone. */
         check_report("ERROR: I/O error in check_refcounts_l1\n");
         c->res->check_errors++;
         return -EIO;
     }
-    for (uint32_t i = 0; i < l1_size; i++) {
+    for (uint32_t i = 0; i < held; i++) {
         uint64_t e = ldq_be_p(raw + (size_t)i * L1E_SIZE);
         uint64_t l2_offset = e & L1E_OFFSET_MASK;
 
@@ -1045,6 +1089,9 @@ static int check_refcounts_l1(Qcow2CheckState *c, uint64_t l1_offset,
             c->res->corruptions++;
         }
         inc_refcounts(c, l2_offset, s->cluster_size);
+        if (l2_tail && !map_reserve(c, 1)) {
+            l2_tail = NULL;
+        }
         if (l2_tail) {
             QAPI_LIST_APPEND(l2_tail,
                              qcow2_allocation_new(l2_offset, s->cluster_size));
@@ -1061,7 +1108,7 @@ static int check_refcounts_l1(Qcow2CheckState *c, uint64_t l1_offset,
             continue;
         }
         reports = nb_reports;
-        l2 = read_l2_table(c, raw, l1_size, i, l2_offset, NULL);
+        l2 = read_l2_table(c, raw, held, i, l2_offset, NULL);
         if (!l2) {
             check_report("ERROR: I/O error in check_refcounts_l2\n");
             c->res->check_errors++;
@@ -1183,6 +1230,7 @@ static int check_bitmaps(Qcow2CheckState *c, Error **errp)
         const Qcow2Bitmap *bm = &s->bitmaps[i];
         g_autofree uint64_t *table = NULL;
         Qcow2BitmapDirEntry *entry = NULL;
+        uint32_t held = 0;
         int ret;
 
         if (tail) {
@@ -1191,8 +1239,9 @@ static int check_bitmaps(Qcow2CheckState *c, Error **errp)
             QAPI_LIST_APPEND(tail, entry);
         }
         inc_refcounts(c, bm->table_offset, (uint64_t)bm->table_size * 8);
-        ret = qcow2_bitmap_table_load(c->bs, bm, &table,
-                                      entry ? &entry->bitmap_table : NULL,
+        ret = qcow2_bitmap_table_load(c->bs, bm, &table, &held,
+                                      entry && map_reserve(c, bm->table_size)
+                                      ? &entry->bitmap_table : NULL,
                                       NULL);
         if (ret < 0) {
             /*
@@ -1202,7 +1251,7 @@ static int check_bitmaps(Qcow2CheckState *c, Error **errp)
             c->res->corruptions += MAX(count_invalid(entry), 1);
             return ret;
         }
-        for (uint32_t j = 0; j < bm->table_size; j++) {
+        for (uint32_t j = 0; j < held; j++) {
             if (table[j]) {
                 inc_refcounts(c, table[j], s->cluster_size);
             }
@@ -1494,7 +1543,8 @@ static int check_oflag_copied(Qcow2CheckState *c, int fix, Error **errp)
                    !c->res->corruptions && !c->res->leaks);
     bool data_clusters = fix || copied_flags_suspect(c);
 
-    for (uint32_t i = 0; i < s->l1_size; i++) {
+    /* Entries not held are past the end of the file: zeros. */
+    for (uint32_t i = 0; i < s->l1_held; i++) {
         uint64_t l1e = s->l1_table[i];
         uint64_t l2_offset = l1e & L1E_OFFSET_MASK;
         uint64_t refcount;
@@ -1570,10 +1620,17 @@ static int load_reftable(Qcow2CheckState *c, Error **errp)
     uint64_t bytes = (uint64_t)s->refcount_table_clusters * s->cluster_size;
     int ret;
 
-    /* At most QCOW_MAX_REFTABLE_SIZE (8 MiB): checked at open. */
-    c->reftable_entries = bytes / REFTABLE_ENTRY_SIZE;
+    /*
+     * Entries past the end of the file read as zeros, which every user
+     * of the table treats as it treats an index past its end: only the
+     * entries inside the file are held.
+     */
+    c->reftable_entries = qcow2_entries_in_file(s, s->refcount_table_offset,
+                                                bytes / REFTABLE_ENTRY_SIZE,
+                                                REFTABLE_ENTRY_SIZE);
     c->reftable = g_new0(uint64_t, c->reftable_entries ? c->reftable_entries
                                                        : 1);
+    bytes = c->reftable_entries * REFTABLE_ENTRY_SIZE;
     if (!bytes) {
         return 0;
     }
@@ -1659,6 +1716,8 @@ static int count_references(Qcow2CheckState *c, int fix, bool *rebuild,
         /* A recount after a rebuild maps the image anew. */
         qapi_free_Qcow2Metadata(c->map);
         c->map = qcow2_metadata_new(s);
+        c->map_entries = 0;
+        c->map_dropped = false;
         map_refcount_blocks(c);
     }
     if (c->imrt_used) {
@@ -2031,6 +2090,7 @@ int qcow2_check(BlockDriverState *bs, BdrvCheckResult *res, int fix,
         .refcount_max = s->refcount_bits == 64 ? UINT64_MAX
                         : (1ull << s->refcount_bits) - 1,
         .want_map = fix & BDRV_CHECK_MAP,
+        .map_budget = QCOW2_MAP_SLACK + (uint64_t)s->file_size / 4,
     };
     int ret;
 
@@ -2096,6 +2156,10 @@ int qcow2_check(BlockDriverState *bs, BdrvCheckResult *res, int fix,
         ret = qcow2_mark_clean(bs, errp);
     }
     /* Also after a failure: the map shows what could be located. */
+    if (c.map_dropped) {
+        qapi_free_Qcow2Metadata(g_steal_pointer(&c.map));
+        res->metadata_too_large = c.map_budget;
+    }
     res->metadata = c.map;
     large_free(c.imrt, c.imrt_capacity * sizeof(*c.imrt));
     g_clear_pointer(&c.wide, g_hash_table_destroy);

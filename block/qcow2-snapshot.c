@@ -787,6 +787,7 @@ int qcow2_snapshot_goto(BlockDriverState *bs, const char *name,
     /* The snapshot's table becomes the active one, zeros after it. */
     old_l1 = g_steal_pointer(&s->l1_table);
     s->l1_table = g_new0(uint64_t, s->l1_size + 1);
+    s->l1_held = s->l1_size;
     memcpy(s->l1_table, sn_l1, (size_t)sn->l1_size * sizeof(uint64_t));
     if ((ret = write_l1(bs, s->l1_table_offset, s->l1_table, s->l1_size,
                         errp)) < 0 ||

@@ -66,6 +66,29 @@ int qcow2_pread_zero_padded(BlockDriverState *bs, uint64_t offset,
                            errp);
 }
 
+uint64_t qcow2_entries_in_file(BDRVQcow2State *s, uint64_t offset,
+                               uint64_t entries, size_t entry_len)
+{
+    uint64_t end = s->file_size > 0 ? (uint64_t)s->file_size : 0;
+
+    if (offset >= end) {
+        return 0;
+    }
+    return MIN(entries, DIV_ROUND_UP(end - offset, entry_len));
+}
+
+int qcow2_pread_held(BlockDriverState *bs, uint64_t offset, uint64_t bytes,
+                     uint64_t held_bytes, void *buf, Error **errp)
+{
+    /* The conversions are those of a bdrv_file_pread() of all @bytes. */
+    int ret = bdrv_file_check_read((int64_t)offset, (int64_t)bytes, errp);
+
+    if (ret < 0 || !held_bytes) {
+        return ret;
+    }
+    return bdrv_file_pread(bs->file, offset, held_bytes, buf, errp);
+}
+
 int qcow2_write_incompat_features(BlockDriverState *bs, Error **errp)
 {
     BDRVQcow2State *s = bs->opaque;
@@ -222,22 +245,26 @@ static int qcow2_check_tables(BlockDriverState *bs, int flags, Error **errp)
     return 0;
 }
 
-static int qcow2_load_l1(BlockDriverState *bs, Error **errp)
+static int qcow2_load_l1(BlockDriverState *bs, int flags, Error **errp)
 {
     BDRVQcow2State *s = bs->opaque;
     g_autofree uint8_t *raw = NULL;
 
-    s->l1_table = g_new0(uint64_t, s->l1_size ? s->l1_size : 1);
-    if (!s->l1_size) {
+    s->l1_held = (flags & BDRV_O_RDWR)
+                 ? s->l1_size
+                 : qcow2_entries_in_file(s, s->l1_table_offset, s->l1_size,
+                                         L1E_SIZE);
+    s->l1_table = g_new0(uint64_t, s->l1_held ? s->l1_held : 1);
+    if (!s->l1_held) {
         return 0;
     }
     raw = qcow2_read_bytes(bs, s->l1_table_offset,
-                           (uint64_t)s->l1_size * L1E_SIZE, errp);
+                           (uint64_t)s->l1_held * L1E_SIZE, errp);
     if (!raw) {
         error_prepend(errp, "Could not read L1 table: ");
         return -EIO;
     }
-    for (uint32_t i = 0; i < s->l1_size; i++) {
+    for (uint32_t i = 0; i < s->l1_held; i++) {
         s->l1_table[i] = ldq_be_p(raw + (size_t)i * L1E_SIZE);
     }
     return 0;
@@ -424,7 +451,7 @@ static int qcow2_open(BlockDriverState *bs, QDict *options, int flags,
             return -EINVAL;
         }
     }
-    if ((ret = qcow2_load_l1(bs, errp)) < 0 ||
+    if ((ret = qcow2_load_l1(bs, flags, errp)) < 0 ||
         (ret = qcow2_open_data_file(bs, flags, errp)) < 0 ||
         (ret = qcow2_read_backing_name(bs, buf, errp)) < 0) {
         return ret;

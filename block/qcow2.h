@@ -16,7 +16,8 @@
 #define QCOW2_COMPRESSION_TYPE_OFFSET 104   /* optional header byte */
 #define QCOW2_HEADER_READ_SIZE 112          /* all fields we know */
 #define QCOW2_INCOMPAT_OFFSET 72            /* incompatible_features */
-#define QCOW2_REFTABLE_OFFSET_OFFSET 48     /* refcount_table_offset, clusters */
+/* refcount_table_offset, then refcount_table_clusters */
+#define QCOW2_REFTABLE_OFFSET_OFFSET 48
 
 /* Cluster sizes QEMU accepts: 512 B .. 2 MiB. */
 #define MIN_CLUSTER_BITS 9
@@ -228,9 +229,16 @@ typedef struct BDRVQcow2State {
 
     /* Tables. */
     uint64_t *l1_table;         /* host byte order */
+    /*
+     * Entries of l1_table held: all l1_size of them when the image is
+     * open read-write; read-only, only those inside the file (the others
+     * read as zeros, and holding them would let a tiny file take 32 MiB).
+     */
+    uint32_t l1_held;
     Qcow2Snapshot *snapshots;
     uint64_t snapshots_size;    /* bytes of the snapshot table */
     Qcow2Bitmap *bitmaps;       /* nb_bitmaps entries, when loaded */
+    uint32_t bitmaps_parsed;    /* entries of bitmaps[] filled in */
     bool bitmaps_loaded;
 
     /* Runtime refcounts, read-write opens only (qcow2-alloc.c). */
@@ -378,6 +386,20 @@ int qcow2_validate_table(BlockDriverState *bs, uint64_t offset,
  */
 int qcow2_pread_zero_padded(BlockDriverState *bs, uint64_t offset,
                             uint64_t len, void *buf, Error **errp);
+/*
+ * How many of the @entries entries of @entry_len bytes at @offset start
+ * before the end of the image file.  The others read as zeros, so a
+ * reader need not hold them: this keeps the memory of read-only
+ * commands bounded by the file size (docs/security.md).
+ */
+uint64_t qcow2_entries_in_file(BDRVQcow2State *s, uint64_t offset,
+                               uint64_t entries, size_t entry_len);
+/*
+ * Reads the first @held_bytes of the @bytes at @offset into @buf, and
+ * fails as a read of all @bytes would when no file can hold the range.
+ */
+int qcow2_pread_held(BlockDriverState *bs, uint64_t offset, uint64_t bytes,
+                     uint64_t held_bytes, void *buf, Error **errp);
 /* Writes s->incompatible_features to the header (version 3). */
 int qcow2_write_incompat_features(BlockDriverState *bs, Error **errp);
 
@@ -465,15 +487,19 @@ int qcow2_write_l1_entry(BlockDriverState *bs, uint64_t index, Error **errp);
 /* Bitmaps (qcow2-bitmap.c) */
 int qcow2_read_bitmap_directory(BlockDriverState *bs, Error **errp);
 void qcow2_free_bitmaps(BDRVQcow2State *s);
+/* Entries of a table that covers the whole disk at @bm's granularity. */
+uint64_t qcow2_bitmap_table_needed(const BDRVQcow2State *s,
+                                   const Qcow2Bitmap *bm);
 /*
  * Reads and validates a bitmap's table; @table gets the cluster offset
- * of each entry (0: all-zeroes or all-ones).  With @map (the check's
- * -M), *@map describes the table and every entry, invalid ones too, even
- * when the load then fails.
+ * of each entry (0: all-zeroes or all-ones) for its first *@held
+ * entries, those inside the file (the others are all-zeroes).  With
+ * @map (the check's -M), *@map describes the table and every entry,
+ * invalid ones too, even when the load then fails.
  */
 int qcow2_bitmap_table_load(BlockDriverState *bs, const Qcow2Bitmap *bm,
-                            uint64_t **table, Qcow2BitmapTable **map,
-                            Error **errp);
+                            uint64_t **table, uint32_t *held,
+                            Qcow2BitmapTable **map, Error **errp);
 Qcow2BitmapInfoList *qcow2_get_bitmap_info_list(BlockDriverState *bs,
                                                 Error **errp);
 

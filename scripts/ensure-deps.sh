@@ -34,6 +34,7 @@ else
 fi
 if [ "$purpose" = test ]; then
     need_pkg qemu-utils /usr/bin/qemu-img
+    need_pkg time /usr/bin/time
     # ASan/UBSan runtimes come with gcc (libasan, libubsan).
     if ! echo 'int main(void){return 0;}' |
          cc -x c -fsanitize=address,undefined -o /dev/null - 2>/dev/null; then

@@ -81,6 +81,10 @@ suite "damaged headers (ASan+UBSan)" \
     env QEMU_IMG="$build_san/qemu-img" SANITIZED=1 \
     ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1 \
     "$top/tests/damaged/run.sh"
+# Plain build only: peak memory is the point, and ASan's is its own.
+suite "memory of read-only commands on huge tables (vs qemu-img 7.2)" \
+    env QEMU_IMG="$build/qemu-img" QEMU_IO="$build/qemu-io" \
+    "$top/tests/damaged/run-bounds.py"
 suite "check vs qemu-img 7.2" \
     env QEMU_IMG="$build/qemu-img" "$top/tests/check/run.sh"
 suite "check vs qemu-img 7.2 (ASan+UBSan)" \

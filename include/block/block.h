@@ -166,6 +166,11 @@ typedef struct BdrvCheckResult {
     BlockFragInfo bfi;
     /* With BDRV_CHECK_MAP: where the metadata lives; the caller frees it. */
     Qcow2Metadata *metadata;
+    /*
+     * With BDRV_CHECK_MAP, when no map was made because it would hold
+     * more than this many table entries (docs/security.md); else 0.
+     */
+    uint64_t metadata_too_large;
 } BdrvCheckResult;
 
 /* Progress of a long operation, 0.0 to 100.0. */

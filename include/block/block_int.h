@@ -131,9 +131,15 @@ extern BlockDriverState *(*bdrv_protocol_override)(const char *filename,
 BlockDriverState *bdrv_open_mem(const void *buf, size_t len, const char *fmt,
                                 int flags, Error **errp);
 
-/* Raw byte access to a protocol node (no backing, no translation). */
+/*
+ * Raw byte access to a protocol node (no backing, no translation).
+ * Bytes past the end of the file read as zeros; a range no file can
+ * hold (negative, or ending past INT64_MAX) is an I/O error, as QEMU's
+ * request checks make it (bdrv_file_check_read() alone tells which).
+ */
 int bdrv_file_pread(BlockDriverState *bs, int64_t offset, int64_t bytes,
                     void *buf, Error **errp);
+int bdrv_file_check_read(int64_t offset, int64_t bytes, Error **errp);
 
 /* Raw writes and flush of a protocol node (image opened read-write). */
 int bdrv_file_pwrite(BlockDriverState *bs, int64_t offset, int64_t bytes,

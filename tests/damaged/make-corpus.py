@@ -484,6 +484,32 @@ def cases():
     case("bm-v2-ext", "v2", "v2 image with a bitmaps extension",
          ext_add(EXT_BITMAPS, bitmaps_payload(1, 24, 0x50000)))
 
+    # bitmap tables: info loads those of consistent bitmaps, as 7.2 does
+    def bm_entry(img):
+        return Qcow2File.peek_int(img, img.find_ext(EXT_BITMAPS).data_offset
+                                  + 16, 8)
+
+    def bm_table_poke(value):
+        return lambda img: img.poke_int(img.peek_int(bm_entry(img), 8), 8,
+                                        value)
+    case("bm-table-entry-reserved", "bitmap",
+         "bitmap table entry 0: reserved bit 60", bm_table_poke(1 << 60))
+    case("bm-table-entry-unaligned", "bitmap",
+         "bitmap table entry 0: data at offset 0x10200",
+         bm_table_poke(0x10200))
+    case("bm-table-size-plus1", "bitmap",
+         "bitmap dir entry 0 bitmap_table_size + 1",
+         lambda img: img.poke_int(bm_entry(img) + 8, 4,
+                                  img.peek_int(bm_entry(img) + 8, 4) + 1))
+    case("bm-table-in-use-size-plus1", "bitmap",
+         "bitmap dir entry 0 in use, bitmap_table_size + 1",
+         lambda img: (img.poke_int(bm_entry(img) + 12, 4, 1),
+                      img.poke_int(bm_entry(img) + 8, 4,
+                                   img.peek_int(bm_entry(img) + 8, 4) + 1)))
+    case("bm-table-past-eof", "bitmap",
+         "bitmap dir entry 0 bitmap_table_offset 1 TiB",
+         lambda img: img.poke_int(bm_entry(img), 8, 1 << 40))
+
     # external data file
     case("df-bit-no-name", "v3", "incompat bit 2 (external data file) without name ext",
          bit("incompatible", 2))

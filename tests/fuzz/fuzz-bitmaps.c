@@ -22,14 +22,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (uint32_t i = 0; s->bitmaps_loaded && i < s->nb_bitmaps; i++) {
         uint64_t *table = NULL;
         Qcow2BitmapTable *map = NULL;
+        uint32_t held;
 
         err = NULL;
-        qcow2_bitmap_table_load(bs, &s->bitmaps[i], &table, NULL, &err);
+        qcow2_bitmap_table_load(bs, &s->bitmaps[i], &table, &held, NULL, &err);
         error_free(err);
         g_free(table);
         table = NULL;
         err = NULL;
-        qcow2_bitmap_table_load(bs, &s->bitmaps[i], &table, &map, &err);
+        qcow2_bitmap_table_load(bs, &s->bitmaps[i], &table, &held, &map, &err);
         error_free(err);
         g_free(table);
         qapi_free_Qcow2BitmapTable(map);

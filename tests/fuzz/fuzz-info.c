@@ -3,17 +3,17 @@
  * (as --backing-chain) of each image of its chain.
  */
 #include "fuzz-common.h"
-#include "qapi-visit.h"
+#include "qapi/emitter.h"
+#include "qapi-emit.h"
 
 static void dump_info(ImageInfo *info)
 {
     g_autoptr(GString) human = g_string_new(NULL);
-    g_autoptr(QObject) obj = qapi_out_ImageInfo(info);
-    g_autoptr(GString) json = qobject_to_json_pretty(obj, true);
+    g_autoptr(QapiEmitter) e = qapi_json_emitter_new(fuzz_sink());
 
     bdrv_image_info_dump(info, human);
     fputs(human->str, fuzz_sink());
-    fputs(json->str, fuzz_sink());
+    qapi_emit_ImageInfo(e, info);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -25,7 +25,7 @@ for t in $targets; do
     # -close_fd_mask=2: the check's findings on stderr would drown the
     # log; libFuzzer and the sanitizers report on a copy of stderr.
     nice -n 19 "$prog" -max_total_time="$seconds" -timeout=20 \
-        -rss_limit_mb=1536 -malloc_limit_mb=1024 -close_fd_mask=3 \
+        -rss_limit_mb=1536 -malloc_limit_mb=64 -close_fd_mask=3 \
         -dict="$here/qcow2.dict" -print_final_stats=1 \
         -artifact_prefix="$here/crashes/$t-" \
         "$scratch" "$here/corpus/seed" "$here/corpus/$t" \
