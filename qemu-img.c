@@ -219,7 +219,7 @@ static const ImgCmd img_cmds[] = {
       "[--flush-interval=flush_interval] [-i aio] [-n] [--no-drain] "
       "[-o offset] [--pattern=pattern] [-q] [-s buffer_size] "
       "[-S step_size] [-t cache] [-w] [-U] filename" },
-    { "bitmap", img_unimplemented,
+    { "bitmap", img_bitmap,
       "bitmap (--merge SOURCE | --add | --remove | --clear | --enable | "
       "--disable)... [-b source_file [-F source_fmt]] [-g granularity] "
       "[--object objectdef] [--image-opts | -f fmt] filename bitmap" },

@@ -64,5 +64,6 @@ int img_check(int argc, char **argv);
 int img_create(int argc, char **argv);
 int img_map(int argc, char **argv);
 int img_snapshot(int argc, char **argv);
+int img_bitmap(int argc, char **argv);
 
 #endif

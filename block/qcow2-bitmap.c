@@ -146,10 +146,6 @@ broken:
     return -EINVAL;
 }
 
-/* Bitmap table entry rules of the spec, with QEMU's reserved mask. */
-#define BME_TABLE_ENTRY_RESERVED_MASK 0xff000000000001feull
-#define BME_TABLE_ENTRY_OFFSET_MASK   0x00fffffffffffe00ull
-#define BME_TABLE_ENTRY_FLAG_ALL_ONES 1ull
 
 static bool table_entry_valid(const BDRVQcow2State *s, uint64_t e)
 {
@@ -219,7 +215,8 @@ int qcow2_bitmap_table_load(BlockDriverState *bs, const Qcow2Bitmap *bm,
             QAPI_LIST_APPEND(tail, map_entry(s, e));
         }
         valid = valid && table_entry_valid(s, e);
-        t[i] = e & BME_TABLE_ENTRY_OFFSET_MASK;
+        t[i] = e & (BME_TABLE_ENTRY_OFFSET_MASK |
+                    BME_TABLE_ENTRY_FLAG_ALL_ONES);
     }
     for (uint32_t i = n; map && i < bm->table_size; i++) {
         QAPI_LIST_APPEND(tail, map_entry(s, 0));

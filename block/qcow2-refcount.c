@@ -1252,8 +1252,10 @@ static int check_bitmaps(Qcow2CheckState *c, Error **errp)
             return ret;
         }
         for (uint32_t j = 0; j < held; j++) {
-            if (table[j]) {
-                inc_refcounts(c, table[j], s->cluster_size);
+            uint64_t data = table[j] & BME_TABLE_ENTRY_OFFSET_MASK;
+
+            if (data) {
+                inc_refcounts(c, data, s->cluster_size);
             }
         }
     }

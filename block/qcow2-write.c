@@ -106,12 +106,7 @@ static int qcow2_prepare_write(BlockDriverState *bs, Error **errp)
         error_setg(errp, "The external data file could not be opened");
         return -EIO;
     }
-    if (s->nb_bitmaps && (s->autoclear_features & QCOW2_AUTOCLEAR_BITMAPS)) {
-        error_setg(errp, "Writing to images with persistent bitmaps is not "
-                   "supported yet");
-        return -ENOTSUP;
-    }
-    if (!s->refcount_table) {
+    if (!s->refcount_table || !s->bitmaps_rw) {
         error_setg(errp, "Block node is read-only");
         return -EACCES;
     }
@@ -603,6 +598,7 @@ int qcow2_co_pwritev(BlockDriverState *bs, int64_t offset, int64_t bytes,
     if (ret < 0) {
         return ret;
     }
+    qcow2_dirty_bitmaps_mark(bs, offset, bytes);
     while (bytes > 0) {
         uint64_t n = 0;
 
@@ -740,6 +736,7 @@ int qcow2_co_pwrite_zeroes(BlockDriverState *bs, int64_t offset,
     if (ret < 0) {
         return ret;
     }
+    qcow2_dirty_bitmaps_mark(bs, offset, bytes);
     if (has_data_file(s) &&
         (s->autoclear_features & QCOW2_AUTOCLEAR_DATA_FILE_RAW)) {
         /* The raw data file must read as the guest does. */
@@ -796,6 +793,7 @@ int qcow2_co_pdiscard(BlockDriverState *bs, int64_t offset, int64_t bytes,
     if (ret < 0) {
         return ret;
     }
+    qcow2_dirty_bitmaps_mark(bs, offset, bytes);
     if (s->version < 3 && bs->backing) {
         /* Deallocating would show the backing file: leave it be. */
         return 0;
@@ -889,15 +887,16 @@ int qcow2_co_truncate(BlockDriverState *bs, int64_t offset, Error **errp)
     }
     s->size = offset;
     bs->total_bytes = offset;
+    qcow2_dirty_bitmaps_resize(bs);
     return 0;
 }
 
 int qcow2_write_close(BlockDriverState *bs, Error **errp)
 {
     BDRVQcow2State *s = bs->opaque;
-    int ret = 0;
+    int ret = qcow2_dirty_bitmaps_store(bs, errp);
 
-    if (s->set_dirty) {
+    if (ret == 0 && s->set_dirty) {
         ret = bdrv_file_flush(bs->file, errp);
         if (ret == 0 && bs->data_file && bs->data_file != bs->file) {
             ret = bdrv_file_flush(bs->data_file, errp);

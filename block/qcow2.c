@@ -89,6 +89,115 @@ int qcow2_pread_held(BlockDriverState *bs, uint64_t offset, uint64_t bytes,
     return bdrv_file_pread(bs->file, offset, held_bytes, buf, errp);
 }
 
+/* Extensions 7.2 writes before the bitmaps extension. */
+static bool ext_goes_first(uint32_t magic)
+{
+    return magic == QCOW2_EXT_MAGIC_BACKING_FORMAT ||
+           magic == QCOW2_EXT_MAGIC_CRYPTO_HEADER ||
+           magic == QCOW2_EXT_MAGIC_DATA_FILE ||
+           magic == QCOW2_EXT_MAGIC_FEATURE_TABLE;
+}
+
+static size_t put_bitmaps_ext(uint8_t *buf, size_t off, uint32_t nb,
+                              uint64_t dir_size, uint64_t dir_offset)
+{
+    stl_be_p(buf + off, QCOW2_EXT_MAGIC_BITMAPS);
+    stl_be_p(buf + off + 4, 24);
+    stl_be_p(buf + off + 8, nb);
+    stl_be_p(buf + off + 12, 0);
+    stq_be_p(buf + off + 16, dir_size);
+    stq_be_p(buf + off + 24, dir_offset);
+    return off + QCOW2_EXT_HEADER_SIZE + 24;
+}
+
+int qcow2_write_bitmaps_ext(BlockDriverState *bs, uint32_t nb_bitmaps,
+                            uint64_t dir_size, uint64_t dir_offset,
+                            Error **errp)
+{
+    BDRVQcow2State *s = bs->opaque;
+    g_autofree uint8_t *old = g_malloc0(s->cluster_size);
+    g_autofree uint8_t *buf = g_malloc0(s->cluster_size);
+    g_autofree Qcow2ExtLocation *locs =
+        g_new0(Qcow2ExtLocation, s->nb_ext_locations + 1);
+    size_t nb_locs = 0, off = s->header_length, old_end = off;
+    bool placed = nb_bitmaps == 0;
+    uint64_t backing_offset = 0;
+    int ret;
+
+    ret = bdrv_file_pread(bs->file, 0, s->cluster_size, old, errp);
+    if (ret < 0) {
+        return ret;
+    }
+    memcpy(buf, old, s->header_length);
+    /* The extensions as they are, the old bitmaps one dropped. */
+    for (size_t i = 0; i < s->nb_ext_locations; i++) {
+        const Qcow2ExtLocation *l = &s->ext_locations[i];
+        size_t len = QCOW2_EXT_HEADER_SIZE + QEMU_ALIGN_UP(l->len, 8);
+
+        old_end = MAX(old_end, l->offset + QEMU_ALIGN_UP(l->len, 8) +
+                               QCOW2_EXT_HEADER_SIZE);
+        if (l->magic == QCOW2_EXT_MAGIC_BITMAPS) {
+            continue;
+        }
+        if (!placed && !ext_goes_first(l->magic)) {
+            locs[nb_locs++] = (Qcow2ExtLocation) {
+                QCOW2_EXT_MAGIC_BITMAPS, 24, off + QCOW2_EXT_HEADER_SIZE };
+            off = put_bitmaps_ext(buf, off, nb_bitmaps, dir_size, dir_offset);
+            placed = true;
+        }
+        if (off + len > s->cluster_size) {
+            goto no_room;
+        }
+        memcpy(buf + off, old + l->offset - QCOW2_EXT_HEADER_SIZE, len);
+        locs[nb_locs++] = (Qcow2ExtLocation) {
+            l->magic, l->len, off + QCOW2_EXT_HEADER_SIZE };
+        off += len;
+    }
+    if (!placed) {
+        if (off + QCOW2_EXT_HEADER_SIZE + 24 > s->cluster_size) {
+            goto no_room;
+        }
+        locs[nb_locs++] = (Qcow2ExtLocation) {
+            QCOW2_EXT_MAGIC_BITMAPS, 24, off + QCOW2_EXT_HEADER_SIZE };
+        off = put_bitmaps_ext(buf, off, nb_bitmaps, dir_size, dir_offset);
+    }
+    off += QCOW2_EXT_HEADER_SIZE;       /* the end marker, zeros */
+    if (s->backing_file_offset) {
+        /* The name follows the extensions, as 7.2 writes it. */
+        if (off + s->backing_file_size > s->cluster_size) {
+            goto no_room;
+        }
+        memcpy(buf + off, old + s->backing_file_offset,
+               s->backing_file_size);
+        old_end = MAX(old_end, s->backing_file_offset + s->backing_file_size);
+        backing_offset = off;
+        off += s->backing_file_size;
+        stq_be_p(buf + 8, backing_offset);
+    }
+    s->autoclear_features = nb_bitmaps
+        ? s->autoclear_features | QCOW2_AUTOCLEAR_BITMAPS
+        : s->autoclear_features & ~QCOW2_AUTOCLEAR_BITMAPS;
+    stq_be_p(buf + 88, s->autoclear_features);
+    ret = bdrv_file_pwrite(bs->file, 0, MAX(off, old_end), buf, errp);
+    if (ret < 0) {
+        return ret;
+    }
+    g_free(s->ext_locations);
+    s->ext_locations = g_steal_pointer(&locs);
+    s->nb_ext_locations = nb_locs;
+    s->backing_file_offset = backing_offset;
+    s->has_bitmaps_ext = nb_bitmaps != 0;
+    s->nb_bitmaps = nb_bitmaps;
+    s->bitmap_directory_size = dir_size;
+    s->bitmap_directory_offset = dir_offset;
+    return bdrv_file_flush(bs->file, errp);
+
+no_room:
+    error_setg(errp, "Cannot update the image header: its extensions do "
+               "not fit in the first cluster");
+    return -ENOSPC;
+}
+
 int qcow2_write_incompat_features(BlockDriverState *bs, Error **errp)
 {
     BDRVQcow2State *s = bs->opaque;
@@ -376,19 +485,21 @@ static int qcow2_read_first_cluster(BlockDriverState *bs, uint8_t **bufp,
 static int qcow2_open_rw(BlockDriverState *bs, Error **errp)
 {
     BDRVQcow2State *s = bs->opaque;
+    int ret;
 
     if (s->version >= 3 && (s->incompatible_features & QCOW2_INCOMPAT_DIRTY)) {
         BdrvCheckResult res = { 0 };
-        int ret = qcow2_check(bs, &res, BDRV_FIX_ERRORS | BDRV_FIX_LEAKS,
-                              NULL, errp);
 
+        ret = qcow2_check(bs, &res, BDRV_FIX_ERRORS | BDRV_FIX_LEAKS, NULL,
+                          errp);
         qapi_free_Qcow2Metadata(res.metadata);
         if (ret < 0) {
             error_prepend(errp, "Could not repair dirty image: ");
             return ret;
         }
     }
-    return qcow2_refcount_open(bs, errp);
+    ret = qcow2_refcount_open(bs, errp);
+    return ret < 0 ? ret : qcow2_dirty_bitmaps_open(bs, errp);
 }
 
 /* Checks in qemu-img 7.2's order, so a damaged image gets its message. */
@@ -488,6 +599,7 @@ static void qcow2_close(BlockDriverState *bs)
     qcow2_free_header(s);
     qcow2_free_snapshots(s);
     qcow2_free_bitmaps(s);
+    qcow2_dirty_bitmaps_free(s);
     qcow2_map_cache_drop(bs);
     g_clear_pointer(&s->l1_table, g_free);
     qapi_free_ImageInfoSpecificQCow2Encryption(s->crypto_info);
@@ -579,4 +691,6 @@ const BlockDriver bdrv_qcow2 = {
     .snapshot_list = qcow2_snapshot_list,
     .get_specific_info = qcow2_get_specific_info,
     .check = qcow2_check,
+    .bitmap_ops = &qcow2_bitmap_ops,
+    .inactivate = qcow2_write_close,
 };

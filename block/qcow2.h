@@ -127,6 +127,10 @@
 #define BME_MAX_GRANULARITY_BITS 31
 #define BME_MAX_TABLE_SIZE 0x8000000
 #define BME_MAX_PHYS_SIZE 0x20000000
+/* Bitmap table entry rules of the spec, with QEMU's reserved mask. */
+#define BME_TABLE_ENTRY_RESERVED_MASK 0xff000000000001feull
+#define BME_TABLE_ENTRY_OFFSET_MASK   0x00fffffffffffe00ull
+#define BME_TABLE_ENTRY_FLAG_ALL_ONES 1ull
 #define BT_DIRTY_TRACKING 1
 
 /* Full disk encryption header pointer extension */
@@ -176,6 +180,30 @@ typedef struct Qcow2Bitmap {
     uint8_t granularity_bits;
     char *name;
 } Qcow2Bitmap;
+
+/* A range of the image file. */
+typedef struct Qcow2Range {
+    uint64_t offset;
+    uint64_t bytes;
+    bool discard;               /* in the file too, once free */
+} Qcow2Range;
+
+/* A persistent bitmap in use by a read-write open (qcow2-bitmap-store.c). */
+typedef struct Qcow2DirtyBitmap {
+    char *name;
+    uint8_t granularity_bits;
+    bool enabled;               /* "auto": guest writes dirty it */
+    bool inconsistent;          /* in use on disk at open: kept as it is */
+    bool modified;
+    uint64_t nb_bits;
+    uint8_t *bits;              /* serialized order; NULL if inconsistent */
+    /* On disk: its table, and the data clusters that table points to. */
+    uint64_t table_offset;
+    uint32_t table_size;
+    uint32_t disk_flags;        /* its flags in the file now */
+    uint64_t *old_data;
+    uint32_t nb_old_data;
+} Qcow2DirtyBitmap;
 
 typedef struct BDRVQcow2State {
     /* Header fields, as read. */
@@ -240,6 +268,12 @@ typedef struct BDRVQcow2State {
     Qcow2Bitmap *bitmaps;       /* nb_bitmaps entries, when loaded */
     uint32_t bitmaps_parsed;    /* entries of bitmaps[] filled in */
     bool bitmaps_loaded;
+    /* Read-write opens: the bitmaps in memory, stored at close. */
+    Qcow2DirtyBitmap *dirty_bitmaps;
+    uint32_t nb_dirty_bitmaps;
+    bool bitmaps_rw;            /* loaded and marked in use; not stored */
+    bool bitmaps_changed;       /* one was removed */
+    GArray *freed_on_store;     /* Qcow2Range: old clusters to free */
 
     /* Runtime refcounts, read-write opens only (qcow2-alloc.c). */
     uint64_t *refcount_table;           /* host byte order */
@@ -487,12 +521,39 @@ int qcow2_write_l1_entry(BlockDriverState *bs, uint64_t index, Error **errp);
 /* Bitmaps (qcow2-bitmap.c) */
 int qcow2_read_bitmap_directory(BlockDriverState *bs, Error **errp);
 void qcow2_free_bitmaps(BDRVQcow2State *s);
+/*
+ * Bitmaps in use (qcow2-bitmap-store.c).  A read-write open loads every
+ * consistent bitmap and marks it in use on disk; guest writes mark
+ * enabled ones; store writes them back (at close, or before it when
+ * errors must be reported) and clears the in-use flags.
+ */
+int qcow2_dirty_bitmaps_open(BlockDriverState *bs, Error **errp);
+void qcow2_dirty_bitmaps_mark(BlockDriverState *bs, uint64_t offset,
+                              uint64_t bytes);
+int qcow2_dirty_bitmaps_store(BlockDriverState *bs, Error **errp);
+/* After the disk grew: the bitmaps cover it, new parts clean. */
+void qcow2_dirty_bitmaps_resize(BlockDriverState *bs);
+void qcow2_dirty_bitmaps_free(BDRVQcow2State *s);
+/* The data of the on-disk bitmap @bm (and its data clusters). */
+int qcow2_bitmap_read_bits(BlockDriverState *bs, const Qcow2Bitmap *bm,
+                           uint8_t **bitsp, uint64_t **data_clusters,
+                           uint32_t *nb_data, Error **errp);
+extern const BdrvBitmapOps qcow2_bitmap_ops;
+/*
+ * Rewrites the header extensions with a bitmaps extension for
+ * @nb_bitmaps bitmaps (none, and the autoclear bit cleared, for 0), in
+ * one write of the first cluster (qcow2.c).
+ */
+int qcow2_write_bitmaps_ext(BlockDriverState *bs, uint32_t nb_bitmaps,
+                            uint64_t dir_size, uint64_t dir_offset,
+                            Error **errp);
+
 /* Entries of a table that covers the whole disk at @bm's granularity. */
 uint64_t qcow2_bitmap_table_needed(const BDRVQcow2State *s,
                                    const Qcow2Bitmap *bm);
 /*
- * Reads and validates a bitmap's table; @table gets the cluster offset
- * of each entry (0: all-zeroes or all-ones) for its first *@held
+ * Reads and validates a bitmap's table; @table gets each entry's cluster
+ * offset and all-ones flag (the other bits cleared) for its first *@held
  * entries, those inside the file (the others are all-zeroes).  With
  * @map (the check's -M), *@map describes the table and every entry,
  * invalid ones too, even when the load then fails.

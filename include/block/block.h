@@ -173,6 +173,40 @@ typedef struct BdrvCheckResult {
     uint64_t metadata_too_large;
 } BdrvCheckResult;
 
+/* A persistent dirty bitmap's contents (see bdrv_bitmap_get()). */
+typedef struct BdrvBitmapData {
+    uint64_t size;              /* of the disk it covers */
+    uint8_t granularity_bits;
+    bool enabled;
+    uint64_t nb_bits;
+    uint8_t *bits;              /* bit i: bytes [i << g, (i + 1) << g) */
+} BdrvBitmapData;
+
+/*
+ * Persistent dirty bitmaps of a format node (block/dirty-bitmap.c).
+ * Changes are written back by bdrv_inactivate() or at close; errors
+ * use qemu-img 7.2's words.
+ */
+int bdrv_bitmap_add(BlockDriverState *bs, const char *name,
+                    uint32_t granularity, Error **errp);
+int bdrv_bitmap_remove(BlockDriverState *bs, const char *name,
+                       Error **errp);
+int bdrv_bitmap_clear(BlockDriverState *bs, const char *name, Error **errp);
+int bdrv_bitmap_set_enabled(BlockDriverState *bs, const char *name,
+                            bool enabled, Error **errp);
+/* Merges @src_name of @src (which may be @bs) into @name of @bs. */
+int bdrv_bitmap_merge(BlockDriverState *bs, const char *name,
+                      BlockDriverState *src, const char *src_name,
+                      Error **errp);
+/* A copy of the bitmap's contents; free data->bits with g_free(). */
+int bdrv_bitmap_get(BlockDriverState *bs, const char *name,
+                    BdrvBitmapData *data, Error **errp);
+/*
+ * Writes back what the node keeps in memory (bitmaps) so that errors
+ * can be reported; the node takes no more writes afterwards.
+ */
+int bdrv_inactivate(BlockDriverState *bs, Error **errp);
+
 /* Progress of a long operation, 0.0 to 100.0. */
 typedef void BdrvProgressFn(double percent);
 

@@ -13,6 +13,21 @@ typedef struct BlockDriver BlockDriver;
 /* Longest file name we keep; longer names are refused at open. */
 #define BDRV_NAME_MAX 4096
 
+/* Persistent dirty bitmaps of a format driver (see bdrv_bitmap_add()). */
+typedef struct BdrvBitmapOps {
+    int (*add)(BlockDriverState *bs, const char *name, uint32_t granularity,
+               Error **errp);
+    int (*remove)(BlockDriverState *bs, const char *name, Error **errp);
+    int (*clear)(BlockDriverState *bs, const char *name, Error **errp);
+    int (*set_enabled)(BlockDriverState *bs, const char *name, bool enabled,
+                       Error **errp);
+    int (*get)(BlockDriverState *bs, const char *name, BdrvBitmapData *out,
+               Error **errp);
+    /* With @src NULL: only whether @name can be merged into. */
+    int (*merge)(BlockDriverState *bs, const char *name,
+                 const BdrvBitmapData *src, Error **errp);
+} BdrvBitmapOps;
+
 struct BlockDriver {
     const char *format_name;
     size_t instance_size;
@@ -72,6 +87,10 @@ struct BlockDriver {
                                             Error **errp);
     int (*check)(BlockDriverState *bs, BdrvCheckResult *res, int fix,
                  BdrvProgressFn *progress, Error **errp);
+    /* NULL: the format has no persistent bitmaps. */
+    const BdrvBitmapOps *bitmap_ops;
+    /* Write back what is kept in memory, reporting errors. */
+    int (*inactivate)(BlockDriverState *bs, Error **errp);
 };
 
 struct BlockDriverState {

@@ -1,0 +1,94 @@
+/*
+ * Persistent dirty bitmaps: the format-independent entry points.  The
+ * driver keeps the bitmaps (qcow2: block/qcow2-bitmap-store.c); formats
+ * without them answer as QEMU 7.2 does for such nodes.
+ */
+#include "qemu/osdep.h"
+#include "block/block_int.h"
+
+static const BdrvBitmapOps *ops(BlockDriverState *bs)
+{
+    return bs->drv ? bs->drv->bitmap_ops : NULL;
+}
+
+int bdrv_bitmap_add(BlockDriverState *bs, const char *name,
+                    uint32_t granularity, Error **errp)
+{
+    if (!ops(bs)) {
+        /* 7.2 names the node; ours has no node names. */
+        error_setg(errp, "Can't store persistent bitmaps to %s: Operation "
+                   "not supported", bs->filename);
+        return -ENOTSUP;
+    }
+    return ops(bs)->add(bs, name, granularity, errp);
+}
+
+int bdrv_bitmap_remove(BlockDriverState *bs, const char *name, Error **errp)
+{
+    if (!ops(bs)) {
+        error_setg(errp, "Dirty bitmap '%s' not found", name);
+        return -ENOENT;
+    }
+    return ops(bs)->remove(bs, name, errp);
+}
+
+int bdrv_bitmap_clear(BlockDriverState *bs, const char *name, Error **errp)
+{
+    if (!ops(bs)) {
+        error_setg(errp, "Dirty bitmap '%s' not found", name);
+        return -ENOENT;
+    }
+    return ops(bs)->clear(bs, name, errp);
+}
+
+int bdrv_bitmap_set_enabled(BlockDriverState *bs, const char *name,
+                            bool enabled, Error **errp)
+{
+    if (!ops(bs)) {
+        error_setg(errp, "Dirty bitmap '%s' not found", name);
+        return -ENOENT;
+    }
+    return ops(bs)->set_enabled(bs, name, enabled, errp);
+}
+
+int bdrv_bitmap_get(BlockDriverState *bs, const char *name,
+                    BdrvBitmapData *data, Error **errp)
+{
+    memset(data, 0, sizeof(*data));
+    if (!ops(bs)) {
+        error_setg(errp, "Dirty bitmap '%s' not found", name);
+        return -ENOENT;
+    }
+    return ops(bs)->get(bs, name, data, errp);
+}
+
+int bdrv_bitmap_merge(BlockDriverState *bs, const char *name,
+                      BlockDriverState *src, const char *src_name,
+                      Error **errp)
+{
+    BdrvBitmapData data;
+    int ret;
+
+    /* 7.2 looks the destination up first. */
+    if (!ops(bs)) {
+        error_setg(errp, "Dirty bitmap '%s' not found", name);
+        return -ENOENT;
+    }
+    ret = ops(bs)->merge(bs, name, NULL, errp);
+    if (ret < 0) {
+        return ret;
+    }
+    ret = bdrv_bitmap_get(src, src_name, &data, errp);
+    if (ret < 0) {
+        return ret;
+    }
+    ret = ops(bs)->merge(bs, name, &data, errp);
+    g_free(data.bits);
+    return ret;
+}
+
+int bdrv_inactivate(BlockDriverState *bs, Error **errp)
+{
+    return bs->drv && bs->drv->inactivate ? bs->drv->inactivate(bs, errp)
+                                          : 0;
+}
