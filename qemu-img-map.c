@@ -4,6 +4,12 @@
  * formats.  Adjacent ranges are merged as 7.2 merges them.
  */
 #include "qemu-img.h"
+#include "qapi/emitter.h"
+#include "qapi-emit.h"
+
+enum {
+    OPTION_BITMAP = 1000,
+};
 
 /* One output line: a guest range and what backs it. */
 typedef struct MapRange {
@@ -171,6 +177,67 @@ static int map_image(BlockDriverState *bs, OutputFormat ofmt,
     return 0;
 }
 
+/*
+ * Beyond 7.2 (docs/man/qemu-img.1): --bitmap NAME lists the runs of a
+ * persistent dirty bitmap, clean and dirty, within [start, start +
+ * max_length).  QEMU shows them only through an NBD export.
+ */
+static int map_bitmap(BlockDriverState *bs, const char *name,
+                      OutputFormat ofmt, int64_t start, int64_t max_length)
+{
+    g_autoptr(BitmapRangeList) list = NULL;
+    BitmapRangeList **tail = &list;
+    Error *local_err = NULL;
+    BdrvBitmapData data;
+    int64_t end = bdrv_getlength(bs);
+    int64_t pos;
+
+    if (bdrv_bitmap_get(bs, name, &data, &local_err) < 0) {
+        error_report_err(local_err);
+        return -EINVAL;
+    }
+    if (max_length >= 0 && max_length < end - start) {
+        end = start + max_length;
+    }
+    for (pos = start; pos < end;) {
+        uint64_t bit = (uint64_t)pos >> data.granularity_bits;
+        bool dirty = data.bits[bit / 8] & (1u << (bit % 8));
+        int64_t next = pos;
+        BitmapRange *r;
+
+        /* The run of bits like this one. */
+        while (next < end) {
+            uint64_t b = (uint64_t)next >> data.granularity_bits;
+
+            if (!!(data.bits[b / 8] & (1u << (b % 8))) != dirty) {
+                break;
+            }
+            next = MIN((int64_t)((b + 1) << data.granularity_bits), end);
+        }
+        r = g_new0(BitmapRange, 1);
+        r->start = pos;
+        r->length = next - pos;
+        r->dirty = dirty;
+        QAPI_LIST_APPEND(tail, r);
+        pos = next;
+    }
+    g_free(data.bits);
+    if (ofmt == OFORMAT_JSON) {
+        g_autoptr(QapiEmitter) e = qapi_json_emitter_new(stdout);
+
+        qapi_emit_BitmapRangeList(e, list);
+        qapi_emitter_free(g_steal_pointer(&e));
+        printf("\n");
+        return 0;
+    }
+    printf("%-16s%-16s%s\n", "Offset", "Length", "Dirty");
+    for (const BitmapRangeList *l = list; l; l = l->next) {
+        printf("%#-16" PRIx64 "%#-16" PRIx64 "%s\n", l->value->start,
+               l->value->length, l->value->dirty ? "yes" : "no");
+    }
+    return 0;
+}
+
 int img_map(int argc, char **argv)
 {
     static const struct option long_options[] = {
@@ -182,11 +249,12 @@ int img_map(int argc, char **argv)
         { "force-share", no_argument, NULL, 'U' },
         { "start-offset", required_argument, NULL, 's' },
         { "max-length", required_argument, NULL, 'l' },
+        { "bitmap", required_argument, NULL, OPTION_BITMAP },
         { NULL, 0, NULL, 0 }
     };
     ImgCommonOpts o = { 0 };
     OutputFormat ofmt = OFORMAT_HUMAN;
-    const char *filename;
+    const char *filename, *bitmap = NULL;
     int64_t start = 0, max_length = -1;
     BlockDriverState *bs;
     int c, ret;
@@ -211,6 +279,9 @@ int img_map(int argc, char **argv)
                 return EXIT_FAILURE;
             }
             break;
+        case OPTION_BITMAP:
+            bitmap = optarg;
+            break;
         }
     }
     filename = img_one_image(argc, argv, &o, &ofmt);
@@ -222,7 +293,8 @@ int img_map(int argc, char **argv)
     if (!bs) {
         return EXIT_FAILURE;
     }
-    ret = map_image(bs, ofmt, start, max_length, filename);
+    ret = bitmap ? map_bitmap(bs, bitmap, ofmt, start, max_length)
+                 : map_image(bs, ofmt, start, max_length, filename);
     bdrv_unref(bs);
     return ret < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -11,13 +11,24 @@ static const BdrvBitmapOps *ops(BlockDriverState *bs)
     return bs->drv ? bs->drv->bitmap_ops : NULL;
 }
 
+char *bdrv_node_name(BlockDriverState *bs)
+{
+    /*
+     * 7.2's messages name the node by its generated name: "#block", a
+     * counter (1 for the first node a tool creates) and two random
+     * digits.  Ours has no node names; this is the same shape.
+     */
+    return g_strdup_printf("#block1%02d", g_random_int_range(0, 100));
+}
+
 int bdrv_bitmap_add(BlockDriverState *bs, const char *name,
                     uint32_t granularity, Error **errp)
 {
     if (!ops(bs)) {
-        /* 7.2 names the node; ours has no node names. */
+        g_autofree char *node = bdrv_node_name(bs);
+
         error_setg(errp, "Can't store persistent bitmaps to %s: Operation "
-                   "not supported", bs->filename);
+                   "not supported", node);
         return -ENOTSUP;
     }
     return ops(bs)->add(bs, name, granularity, errp);

@@ -299,22 +299,27 @@ static int qcow2_bitmap_add(BlockDriverState *bs, const char *name,
         return -EINVAL;
     }
     gran_bits = __builtin_ctz(granularity);
-    /* 7.2 names the node; ours has no node names. */
     if (strlen(name) > BME_MAX_NAME_SIZE) {
+        g_autofree char *node = bdrv_node_name(bs);
+
         error_setg(errp, "Can't make bitmap '%s' persistent in '%s': Name "
-                   "length exceeds maximum (%u characters)", name,
-                   bs->filename, BME_MAX_NAME_SIZE);
+                   "length exceeds maximum (%u characters)", name, node,
+                   BME_MAX_NAME_SIZE);
         return -EINVAL;
     }
     if (s->version < 3) {
+        g_autofree char *node = bdrv_node_name(bs);
+
         error_setg(errp, "Can't make bitmap '%s' persistent in '%s': "
                    "Cannot store dirty bitmaps in qcow2 v2 files", name,
-                   bs->filename);
+                   node);
         return -ENOTSUP;
     }
     if (s->nb_dirty_bitmaps >= QCOW2_MAX_BITMAPS) {
+        g_autofree char *node = bdrv_node_name(bs);
+
         error_setg(errp, "Can't make bitmap '%s' persistent in '%s': Too "
-                   "many persistent bitmaps", name, bs->filename);
+                   "many persistent bitmaps", name, node);
         return -EINVAL;
     }
     s->dirty_bitmaps = g_renew(Qcow2DirtyBitmap, s->dirty_bitmaps,

@@ -133,6 +133,13 @@ suite "snapshot vs qemu-img 7.2" \
 suite "snapshot vs qemu-img 7.2 (ASan+UBSan)" \
     env QEMU_IMG="$build_san/qemu-img" ASAN_OPTIONS=detect_leaks=1 \
     UBSAN_OPTIONS=halt_on_error=1 "$top/tests/interop/run-snapshot.sh"
+suite "bitmaps vs qemu-img/qemu-io/qemu-nbd 7.2 (byte-identical images)" \
+    env QEMU_IMG="$build/qemu-img" QEMU_IO="$build/qemu-io" \
+    "$top/tests/interop/run-bitmap.py"
+suite "bitmaps vs 7.2 (ASan+UBSan)" \
+    env QEMU_IMG="$build_san/qemu-img" QEMU_IO="$build_san/qemu-io" \
+    ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1 \
+    "$top/tests/interop/run-bitmap.py"
 suite "fuzz corpus replay" "$top/tests/fuzz/run-replay.sh" "$build"
 suite "fuzz corpus replay (ASan+UBSan)" \
     env ASAN_OPTIONS=detect_leaks=1 \
