@@ -656,10 +656,19 @@ int qcow2_dirty_bitmaps_store(BlockDriverState *bs, Error **errp)
     uint64_t old_dir_size = s->bitmap_directory_size;
     int ret;
 
-    if (!s->bitmaps_rw || (!s->nb_dirty_bitmaps && !s->bitmaps_changed &&
-                           !s->nb_bitmaps)) {
+    bool any = false;
+
+    for (uint32_t i = 0; i < s->nb_dirty_bitmaps; i++) {
+        any |= !s->dirty_bitmaps[i].inconsistent;
+    }
+    /*
+     * Only bitmaps with data in memory are stored; with none (inconsistent
+     * ones stay as they are, removals are already written), 7.2 leaves
+     * the file alone.
+     */
+    if (!s->bitmaps_rw || !any) {
         s->bitmaps_rw = false;
-        return 0;
+        return free_pending(bs, errp);
     }
     for (uint32_t i = 0; i < s->nb_dirty_bitmaps; i++) {
         Qcow2DirtyBitmap *bm = &s->dirty_bitmaps[i];

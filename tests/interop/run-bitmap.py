@@ -153,6 +153,22 @@ SCENARIOS = {
         "other bitmap --add F.small o",
         "img bitmap --merge o -b F.small F b0",
     ]),
+    "inconsistent": ("", "64M", [
+        "img bitmap --add F b0",
+        "img bitmap --add F b1",
+        'io -c "write 0 64k" F',
+        # A writer killed with its bitmaps in memory: in use on disk.
+        'io -c "write 1M 64k" -c abort F',
+        "img info F",
+        "img bitmap --clear F b0",
+        "img bitmap --enable F b0",
+        "img bitmap --merge b0 F b1",
+        "img bitmap --add F b2",
+        'io -c "write 2M 64k" F',
+        "img bitmap --remove F b0",
+        "img check F",
+        "img bitmap --remove F b1",
+    ]),
     "version-2": ("-o compat=0.10", "64M", [
         "img bitmap --add F b0",
         "img bitmap --remove F b0",
