@@ -33,7 +33,8 @@
 # reference `qemu-img create` (64 KiB, 512-byte and 2 MiB clusters,
 # refcount_bits=1/16/64, extended_l2, lazy_refcounts, compat=0.10, a
 # backing file; 512-byte clusters with 64-bit refcounts filled past what
-# the first refcount table covers, then grown with truncate), each with a
+# the first refcount table covers, then grown with truncate; two with
+# persistent bitmaps, marked in use at open and stored at close), each with a
 # fixed list of qemu-io commands (write -P, partial-cluster and unaligned
 # writes, writes across clusters, write -f, write -z, write -z -u,
 # discard, a flush every 2 to 4 commands), fed on stdin.

@@ -141,6 +141,15 @@ BACKING_CMDS = ['write -P 161 0 1M', 'write -P 162 1M 384k',
                 'write -P 165 2500k 7k', 'write -P 166 4M 96k']
 
 
+# The bitmaps of the 'bitmaps*' workloads, added by the reference: two
+# enabled (the writes mark them), one disabled.
+BITMAP_CMDS = [
+    ['--add', 'b0'],
+    ['--add', '-g', '4k', 'b1'],
+    ['--add', '--disable', 'b2'],
+]
+
+
 def workloads():
     """name -> dict(opts, size, backing, cluster, commands)."""
     defs = [
@@ -161,6 +170,11 @@ def workloads():
         ('backing-extl2', 'extended_l2=on,cluster_size=32k', 8 * MiB,
          32 * KiB, True, 5 * MiB, 30),
         ('backing-v2', 'compat=0.10', 8 * MiB, 64 * KiB, True, 5 * MiB, 30),
+        # Persistent bitmaps (see BITMAP_CMDS): marked in use at open,
+        # stored at close.
+        ('bitmaps', '', 16 * MiB, 64 * KiB, False, 2 * MiB, 30),
+        ('bitmaps-c512', 'cluster_size=512', 4 * MiB, 512, False,
+         64 * KiB, 30),
     ]
     out = {}
     for name, opts, size, cluster, backing, hot, n in defs:
@@ -182,7 +196,8 @@ def workloads():
             lead += ['truncate 12M', 'write -P %d 9M 64k' % g.next_pattern(),
                      'flush']
         out[name] = dict(opts=opts, size=size, cluster=cluster,
-                         backing=backing, commands=g.workload(n, lead))
+                         backing=backing, commands=g.workload(n, lead),
+                         bitmaps=name.startswith('bitmaps'))
     return out
 
 
@@ -297,6 +312,11 @@ class Worker(CrashWorker):
         r = run(argv + ['orig.qcow2', str(self.spec['size'])], cwd=self.work)
         if r.returncode:
             raise SetupError('create: ' + text(r))
+        for args in BITMAP_CMDS if self.spec['bitmaps'] else ():
+            r = run([self.ref_img, 'bitmap'] + args[:-1] +
+                    ['orig.qcow2', args[-1]], cwd=self.work)
+            if r.returncode:
+                raise SetupError('bitmap: ' + text(r))
 
     def guest(self, img):
         """Signature of IMG's guest data (reference convert)."""
