@@ -178,6 +178,55 @@ static int map_image(BlockDriverState *bs, OutputFormat ofmt,
 }
 
 /*
+ * Runs of a bitmap as byte ranges inside [start, end), merged, each
+ * printed once the next one starts: the output is streamed.
+ */
+typedef struct BitmapRangesState {
+    uint8_t granularity_bits;
+    int64_t start, end;
+    QapiEmitter *json;          /* NULL: human output */
+    BitmapRange pending;
+    bool has_pending;
+} BitmapRangesState;
+
+static void print_pending(BitmapRangesState *st)
+{
+    if (!st->has_pending) {
+        return;
+    }
+    if (st->json) {
+        qapi_emit_BitmapRange(st->json, &st->pending);
+    } else {
+        printf("%#-16" PRIx64 "%#-16" PRIx64 "%s\n", st->pending.start,
+               st->pending.length, st->pending.dirty ? "yes" : "no");
+    }
+    st->has_pending = false;
+}
+
+static int add_bitmap_run(void *opaque, uint64_t first_bit, uint64_t nb_bits,
+                          bool dirty)
+{
+    BitmapRangesState *st = opaque;
+    int64_t from = MAX((int64_t)(first_bit << st->granularity_bits),
+                       st->start);
+    int64_t to = MIN((int64_t)((first_bit + nb_bits) << st->granularity_bits),
+                     st->end);
+
+    if (from >= to) {
+        return 0;
+    }
+    if (st->has_pending && st->pending.dirty == dirty) {
+        st->pending.length = to - st->pending.start;
+        return 0;
+    }
+    print_pending(st);
+    st->pending = (BitmapRange) { .start = from, .length = to - from,
+                                  .dirty = dirty };
+    st->has_pending = true;
+    return 0;
+}
+
+/*
  * Beyond 7.2 (docs/man/qemu-img.1): --bitmap NAME lists the runs of a
  * persistent dirty bitmap, clean and dirty, within [start, start +
  * max_length).  QEMU shows them only through an NBD export.
@@ -185,57 +234,40 @@ static int map_image(BlockDriverState *bs, OutputFormat ofmt,
 static int map_bitmap(BlockDriverState *bs, const char *name,
                       OutputFormat ofmt, int64_t start, int64_t max_length)
 {
-    g_autoptr(BitmapRangeList) list = NULL;
-    BitmapRangeList **tail = &list;
+    BitmapRangesState st = { .start = start, .end = bdrv_getlength(bs) };
     Error *local_err = NULL;
-    BdrvBitmapData data;
-    int64_t end = bdrv_getlength(bs);
-    int64_t pos;
+    uint8_t gran;
+    int ret;
 
-    if (bdrv_bitmap_get(bs, name, &data, &local_err) < 0) {
+    if (max_length >= 0 && max_length < st.end - start) {
+        st.end = start + max_length;
+    }
+    /* Looked up first, so that a bad name prints nothing on stdout. */
+    ret = bdrv_bitmap_runs(bs, name, &gran, NULL, NULL, &local_err);
+    if (ret < 0) {
         error_report_err(local_err);
-        return -EINVAL;
+        return ret;
     }
-    if (max_length >= 0 && max_length < end - start) {
-        end = start + max_length;
-    }
-    for (pos = start; pos < end;) {
-        uint64_t bit = (uint64_t)pos >> data.granularity_bits;
-        bool dirty = data.bits[bit / 8] & (1u << (bit % 8));
-        int64_t next = pos;
-        BitmapRange *r;
-
-        /* The run of bits like this one. */
-        while (next < end) {
-            uint64_t b = (uint64_t)next >> data.granularity_bits;
-
-            if (!!(data.bits[b / 8] & (1u << (b % 8))) != dirty) {
-                break;
-            }
-            next = MIN((int64_t)((b + 1) << data.granularity_bits), end);
-        }
-        r = g_new0(BitmapRange, 1);
-        r->start = pos;
-        r->length = next - pos;
-        r->dirty = dirty;
-        QAPI_LIST_APPEND(tail, r);
-        pos = next;
-    }
-    g_free(data.bits);
+    st.granularity_bits = gran;
     if (ofmt == OFORMAT_JSON) {
-        g_autoptr(QapiEmitter) e = qapi_json_emitter_new(stdout);
-
-        qapi_emit_BitmapRangeList(e, list);
-        qapi_emitter_free(g_steal_pointer(&e));
+        st.json = qapi_json_emitter_new(stdout);
+        qapi_emitter_start_list(st.json);
+    } else {
+        printf("%-16s%-16s%s\n", "Offset", "Length", "Dirty");
+    }
+    ret = bdrv_bitmap_runs(bs, name, &gran, add_bitmap_run, &st,
+                           &local_err);
+    print_pending(&st);
+    if (st.json) {
+        qapi_emitter_end_list(st.json);
+        qapi_emitter_free(st.json);
         printf("\n");
-        return 0;
     }
-    printf("%-16s%-16s%s\n", "Offset", "Length", "Dirty");
-    for (const BitmapRangeList *l = list; l; l = l->next) {
-        printf("%#-16" PRIx64 "%#-16" PRIx64 "%s\n", l->value->start,
-               l->value->length, l->value->dirty ? "yes" : "no");
+    if (ret < 0) {
+        fflush(stdout);
+        error_report_err(local_err);
     }
-    return 0;
+    return ret;
 }
 
 int img_map(int argc, char **argv)

@@ -73,6 +73,17 @@ int bdrv_bitmap_get(BlockDriverState *bs, const char *name,
     return ops(bs)->get(bs, name, data, errp);
 }
 
+int bdrv_bitmap_runs(BlockDriverState *bs, const char *name,
+                     uint8_t *granularity_bits, BdrvBitmapRunFn *fn,
+                     void *opaque, Error **errp)
+{
+    if (!ops(bs)) {
+        error_setg(errp, "Dirty bitmap '%s' not found", name);
+        return -ENOENT;
+    }
+    return ops(bs)->runs(bs, name, granularity_bits, fn, opaque, errp);
+}
+
 int bdrv_bitmap_merge(BlockDriverState *bs, const char *name,
                       BlockDriverState *src, const char *src_name,
                       Error **errp)

@@ -477,6 +477,105 @@ static int qcow2_bitmap_get(BlockDriverState *bs, const char *name,
     return -ENOENT;
 }
 
+/* The runs of @nb_bits bits of @buf, numbered from @first. */
+static int scan_bits(const uint8_t *buf, uint64_t first, uint64_t nb_bits,
+                     BdrvBitmapRunFn *fn, void *opaque)
+{
+    uint64_t k = 0;
+
+    while (k < nb_bits) {
+        bool dirty = buf[k / 8] & (1u << (k % 8));
+        uint8_t same = dirty ? 0xff : 0;
+        uint64_t end = k + 1;
+        int ret;
+
+        while (end < nb_bits) {
+            if (end % 8 == 0 && end + 8 <= nb_bits && buf[end / 8] == same) {
+                end += 8;       /* a whole byte alike */
+            } else if (!!(buf[end / 8] & (1u << (end % 8))) == dirty) {
+                end++;
+            } else {
+                break;
+            }
+        }
+        ret = fn(opaque, first + k, end - k, dirty);
+        if (ret < 0) {
+            return ret;
+        }
+        k = end;
+    }
+    return 0;
+}
+
+static int qcow2_bitmap_runs(BlockDriverState *bs, const char *name,
+                             uint8_t *granularity_bits, BdrvBitmapRunFn *fn,
+                             void *opaque, Error **errp)
+{
+    BDRVQcow2State *s = bs->opaque;
+    const Qcow2Bitmap *disk = NULL;
+    g_autofree uint64_t *table = NULL;
+    g_autofree uint8_t *cluster = NULL;
+    uint64_t nb_bits, per_cluster = (uint64_t)s->cluster_size * 8;
+    uint32_t held;
+    int ret;
+
+    if (s->bitmaps_rw) {
+        Qcow2DirtyBitmap *bm = usable_bitmap(s, name, errp);
+
+        if (!bm) {
+            return -EINVAL;
+        }
+        *granularity_bits = bm->granularity_bits;
+        return fn ? scan_bits(bm->bits, 0, bm->nb_bits, fn, opaque) : 0;
+    }
+    for (uint32_t i = 0; s->bitmaps_loaded && i < s->nb_bitmaps; i++) {
+        if (!strcmp(s->bitmaps[i].name, name)) {
+            disk = &s->bitmaps[i];
+            break;
+        }
+    }
+    if (!disk) {
+        error_setg(errp, "Dirty bitmap '%s' not found", name);
+        return -ENOENT;
+    }
+    if (disk->flags & BME_FLAG_IN_USE) {
+        error_setg(errp, "Bitmap '%s' is inconsistent and cannot be used",
+                   name);
+        return -EINVAL;
+    }
+    *granularity_bits = disk->granularity_bits;
+    if (!fn) {
+        return 0;       /* only looked up */
+    }
+    ret = qcow2_bitmap_table_load(bs, disk, &table, &held, NULL, errp);
+    if (ret < 0) {
+        return ret;
+    }
+    nb_bits = nb_bits_for(s, disk->granularity_bits);
+    cluster = g_malloc(s->cluster_size);
+    /* One table entry at a time: a cluster of bits, or all alike. */
+    for (uint64_t i = 0; i * per_cluster < nb_bits; i++) {
+        uint64_t first = i * per_cluster;
+        uint64_t n = MIN(per_cluster, nb_bits - first);
+        uint64_t e = i < held ? table[i] : 0;
+        uint64_t data = e & BME_TABLE_ENTRY_OFFSET_MASK;
+
+        if (data) {
+            ret = bdrv_file_pread(bs->file, data, s->cluster_size, cluster,
+                                  errp);
+            if (ret == 0) {
+                ret = scan_bits(cluster, first, n, fn, opaque);
+            }
+        } else {
+            ret = fn(opaque, first, n, e & BME_TABLE_ENTRY_FLAG_ALL_ONES);
+        }
+        if (ret < 0) {
+            return ret;
+        }
+    }
+    return 0;
+}
+
 static int qcow2_bitmap_merge(BlockDriverState *bs, const char *name,
                               const BdrvBitmapData *src, Error **errp)
 {
@@ -704,5 +803,6 @@ const BdrvBitmapOps qcow2_bitmap_ops = {
     .clear = qcow2_bitmap_clear,
     .set_enabled = qcow2_bitmap_set_enabled,
     .get = qcow2_bitmap_get,
+    .runs = qcow2_bitmap_runs,
     .merge = qcow2_bitmap_merge,
 };

@@ -200,6 +200,18 @@ int bdrv_bitmap_set_enabled(BlockDriverState *bs, const char *name,
 int bdrv_bitmap_merge(BlockDriverState *bs, const char *name,
                       BlockDriverState *src, const char *src_name,
                       Error **errp);
+/* A run of @nb_bits bits from @first_bit, all set (@dirty) or all clear. */
+typedef int BdrvBitmapRunFn(void *opaque, uint64_t first_bit,
+                            uint64_t nb_bits, bool dirty);
+/*
+ * Calls @fn for the runs of the bitmap, in order, together covering
+ * every bit; *@granularity_bits says what a bit covers.  Reads the file
+ * a cluster at a time: memory does not grow with the bitmap.  With @fn
+ * NULL, only looks the bitmap up.
+ */
+int bdrv_bitmap_runs(BlockDriverState *bs, const char *name,
+                     uint8_t *granularity_bits, BdrvBitmapRunFn *fn,
+                     void *opaque, Error **errp);
 /* A copy of the bitmap's contents; free data->bits with g_free(). */
 int bdrv_bitmap_get(BlockDriverState *bs, const char *name,
                     BdrvBitmapData *data, Error **errp);

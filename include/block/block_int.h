@@ -23,6 +23,9 @@ typedef struct BdrvBitmapOps {
                        Error **errp);
     int (*get)(BlockDriverState *bs, const char *name, BdrvBitmapData *out,
                Error **errp);
+    int (*runs)(BlockDriverState *bs, const char *name,
+                uint8_t *granularity_bits, BdrvBitmapRunFn *fn,
+                void *opaque, Error **errp);
     /* With @src NULL: only whether @name can be merged into. */
     int (*merge)(BlockDriverState *bs, const char *name,
                  const BdrvBitmapData *src, Error **errp);
