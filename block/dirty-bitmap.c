@@ -21,6 +21,11 @@ char *bdrv_node_name(BlockDriverState *bs)
     return g_strdup_printf("#block1%02d", g_random_int_range(0, 100));
 }
 
+bool bdrv_has_bitmaps(BlockDriverState *bs)
+{
+    return ops(bs) && ops(bs)->any(bs);
+}
+
 int bdrv_bitmap_add(BlockDriverState *bs, const char *name,
                     uint32_t granularity, Error **errp)
 {

@@ -477,6 +477,13 @@ static int qcow2_bitmap_get(BlockDriverState *bs, const char *name,
     return -ENOENT;
 }
 
+static bool qcow2_bitmap_any(BlockDriverState *bs)
+{
+    BDRVQcow2State *s = bs->opaque;
+
+    return s->nb_dirty_bitmaps != 0;
+}
+
 /* The runs of @nb_bits bits of @buf, numbered from @first. */
 static int scan_bits(const uint8_t *buf, uint64_t first, uint64_t nb_bits,
                      BdrvBitmapRunFn *fn, void *opaque)
@@ -803,6 +810,7 @@ const BdrvBitmapOps qcow2_bitmap_ops = {
     .clear = qcow2_bitmap_clear,
     .set_enabled = qcow2_bitmap_set_enabled,
     .get = qcow2_bitmap_get,
+    .any = qcow2_bitmap_any,
     .runs = qcow2_bitmap_runs,
     .merge = qcow2_bitmap_merge,
 };

@@ -54,6 +54,11 @@ int bdrv_snapshot_goto(BlockDriverState *bs, const char *name, Error **errp)
         error_setg(errp, "Block driver does not support snapshots");
         return -ENOTSUP;
     }
+    /* Their contents would no longer describe the disk: 7.2 refuses. */
+    if (bdrv_has_bitmaps(bs)) {
+        error_setg(errp, "Device has active dirty bitmaps");
+        return -EBUSY;
+    }
     ret = drv->snapshot_goto(bs, name, &local_err);
     if (ret < 0) {
         /* 7.2 prints the cause on a line of its own, then the errno. */

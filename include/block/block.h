@@ -187,6 +187,8 @@ typedef struct BdrvBitmapData {
  * Changes are written back by bdrv_inactivate() or at close; errors
  * use qemu-img 7.2's words.
  */
+/* Whether @bs, open read-write, has persistent bitmaps in use. */
+bool bdrv_has_bitmaps(BlockDriverState *bs);
 /* A name for @bs in messages, shaped as 7.2's generated node names. */
 char *bdrv_node_name(BlockDriverState *bs);
 int bdrv_bitmap_add(BlockDriverState *bs, const char *name,

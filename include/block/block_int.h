@@ -23,6 +23,8 @@ typedef struct BdrvBitmapOps {
                        Error **errp);
     int (*get)(BlockDriverState *bs, const char *name, BdrvBitmapData *out,
                Error **errp);
+    /* Whether the node has bitmaps in memory (a read-write open). */
+    bool (*any)(BlockDriverState *bs);
     int (*runs)(BlockDriverState *bs, const char *name,
                 uint8_t *granularity_bits, BdrvBitmapRunFn *fn,
                 void *opaque, Error **errp);
