@@ -239,7 +239,6 @@ void qcow2_dirty_bitmaps_mark(BlockDriverState *bs, uint64_t offset,
         for (uint64_t k = first; k <= last; k++) {
             bm->bits[k / 8] |= 1u << (k % 8);
         }
-        bm->modified = true;
     }
 }
 
@@ -260,7 +259,6 @@ void qcow2_dirty_bitmaps_resize(BlockDriverState *bs)
         bm->bits = g_realloc(bm->bits, MAX(len, 1));
         memset(bm->bits + old_len, 0, len - old_len);
         bm->nb_bits = nb_bits;
-        bm->modified = true;
     }
 }
 
@@ -330,7 +328,6 @@ static int qcow2_bitmap_add(BlockDriverState *bs, const char *name,
         .granularity_bits = gran_bits,
         .enabled = true,
         .nb_bits = nb_bits_for(s, gran_bits),
-        .modified = true,
     };
     bm->bits = g_malloc0(MAX(bits_bytes(bm->nb_bits), 1));
     return 0;
@@ -367,7 +364,6 @@ static int qcow2_bitmap_remove(BlockDriverState *bs, const char *name,
     g_free(bm->bits);
     memmove(bm, bm + 1, (s->nb_dirty_bitmaps - i - 1) * sizeof(*bm));
     s->nb_dirty_bitmaps--;
-    s->bitmaps_changed = true;
     if (!on_disk) {
         s->freed_on_store = g_steal_pointer(&pending);
         return 0;
@@ -420,7 +416,6 @@ static int qcow2_bitmap_clear(BlockDriverState *bs, const char *name,
         return -EINVAL;
     }
     memset(bm->bits, 0, MAX(bits_bytes(bm->nb_bits), 1));
-    bm->modified = true;
     return 0;
 }
 
@@ -433,7 +428,6 @@ static int qcow2_bitmap_set_enabled(BlockDriverState *bs, const char *name,
         return -EINVAL;
     }
     bm->enabled = enabled;
-    bm->modified = true;
     return 0;
 }
 
@@ -612,7 +606,6 @@ static int qcow2_bitmap_merge(BlockDriverState *bs, const char *name,
             }
         }
     }
-    bm->modified = true;
     return 0;
 }
 

@@ -194,7 +194,6 @@ typedef struct Qcow2DirtyBitmap {
     uint8_t granularity_bits;
     bool enabled;               /* "auto": guest writes dirty it */
     bool inconsistent;          /* in use on disk at open: kept as it is */
-    bool modified;
     uint64_t nb_bits;
     uint8_t *bits;              /* serialized order; NULL if inconsistent */
     /* On disk: its table, and the data clusters that table points to. */
@@ -272,7 +271,6 @@ typedef struct BDRVQcow2State {
     Qcow2DirtyBitmap *dirty_bitmaps;
     uint32_t nb_dirty_bitmaps;
     bool bitmaps_rw;            /* loaded and marked in use; not stored */
-    bool bitmaps_changed;       /* one was removed */
     GArray *freed_on_store;     /* Qcow2Range: old clusters to free */
 
     /* Runtime refcounts, read-write opens only (qcow2-alloc.c). */
