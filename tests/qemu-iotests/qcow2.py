@@ -238,11 +238,11 @@ class Header:
         field must work whatever state the extension area is in."""
         self.image = image
         self.fields = self._read_fields()
-        self.cluster_size = 1 << self.fields['cluster_bits']
-        self.extensions_end = self._extensions_end()
         self.extensions = []
         self.backing_file = None
         if with_extensions:
+            self.cluster_size = self._cluster_size()
+            self.extensions_end = self._extensions_end()
             self.extensions = self._read_extensions()
             self.backing_file = self._read_backing_file()
 
@@ -276,11 +276,17 @@ class Header:
                                     V3_HEADER_LENGTH))
             fields = unpack_fields(HEADER_FIELDS,
                                    img.read(0, V3_HEADER_LENGTH, 'header'))
-        bits = fields['cluster_bits']
+        return fields
+
+    def _cluster_size(self):
+        """The extension area ends in the first cluster: its size must be
+        one QEMU accepts (a field edit does not need it, so that a bad
+        cluster_bits can be set back)"""
+        bits = self.fields['cluster_bits']
         if not MIN_CLUSTER_BITS <= bits <= MAX_CLUSTER_BITS:
             raise Qcow2Error('cluster_bits %d is out of range [%d, %d]'
                              % (bits, MIN_CLUSTER_BITS, MAX_CLUSTER_BITS))
-        return fields
+        return 1 << bits
 
     def _extensions_end(self):
         """Extensions lie between the header and the end of the first
