@@ -334,8 +334,8 @@ void qcow2_scan_feature_table(BDRVQcow2State *s, const uint8_t *buf,
             return;
         }
         if (magic == QCOW2_EXT_MAGIC_FEATURE_TABLE) {
+            /* a later table replaces an earlier one, as in 7.2 */
             parse_feature_table(s, buf + offset, len);
-            return;
         }
         offset += QEMU_ALIGN_UP((uint64_t)len, 8);
     }

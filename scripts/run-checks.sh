@@ -140,6 +140,8 @@ suite "bitmaps vs 7.2 (ASan+UBSan)" \
     env QEMU_IMG="$build_san/qemu-img" QEMU_IO="$build_san/qemu-io" \
     ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1 \
     "$top/tests/interop/run-bitmap.py"
+suite "qcow2.py vs qemu-img 7.2 info and check -M" \
+    env QEMU_IMG="$build/qemu-img" "$top/tests/tools/run-qcow2-py.py"
 suite "fuzz corpus replay" "$top/tests/fuzz/run-replay.sh" "$build"
 suite "fuzz corpus replay (ASan+UBSan)" \
     env ASAN_OPTIONS=detect_leaks=1 \
