@@ -467,11 +467,13 @@ def header_human(header):
 
 
 def bitmap_table_human(table, cluster_size):
-    lines = ['%-14s %-15s %-12s %s' % ('Bitmap table', 'type', 'size',
-                                       'offset')]
+    # The columns of the dump the issue asks for (seed 001): each entry
+    # covers a cluster of bitmap data, whatever its type.
+    lines = ['%-14s %-15s %-24s %s' % ('Bitmap table', 'type', 'offset',
+                                       'size')]
     for i, (kind, offset, _) in enumerate(table_entries(table)):
-        size = cluster_size if kind == 'serialized' else 0
-        lines.append('%-14s %-15s %-12s %s' % (i, kind, size, offset))
+        lines.append('%-14s %-15s %-24s %s' % (i, kind, offset,
+                                               cluster_size))
     return lines
 
 
