@@ -89,7 +89,7 @@ static int write_data(BlockDriverState *bs, uint64_t host, uint64_t len,
 }
 
 /* The refusals every modifying request shares; marks lazy images dirty. */
-static int qcow2_prepare_write(BlockDriverState *bs, Error **errp)
+int qcow2_prepare_write(BlockDriverState *bs, Error **errp)
 {
     BDRVQcow2State *s = bs->opaque;
 
@@ -134,9 +134,9 @@ static int qcow2_prepare_write(BlockDriverState *bs, Error **errp)
     return 0;
 }
 
-static int write_l2_entry(BlockDriverState *bs, uint64_t l2_offset,
-                          uint64_t index, uint64_t entry, uint64_t bitmap,
-                          Error **errp)
+int qcow2_write_l2_entry(BlockDriverState *bs, uint64_t l2_offset,
+                         uint64_t index, uint64_t entry, uint64_t bitmap,
+                         Error **errp)
 {
     BDRVQcow2State *s = bs->opaque;
     uint8_t raw[L2E_SIZE_EXTENDED];
@@ -236,9 +236,9 @@ static int get_l2_table(BlockDriverState *bs, uint64_t offset, bool create,
 }
 
 /* The writable L2 table for guest @offset and its entry there. */
-static int load_l2_entry(BlockDriverState *bs, uint64_t offset,
-                         uint64_t *l2_offset, uint64_t *entry,
-                         uint64_t *bitmap, Error **errp)
+int qcow2_load_l2_entry(BlockDriverState *bs, uint64_t offset,
+                        uint64_t *l2_offset, uint64_t *entry,
+                        uint64_t *bitmap, Error **errp)
 {
     BDRVQcow2State *s = bs->opaque;
     int ret = get_l2_table(bs, offset, true, l2_offset, errp);
@@ -337,7 +337,7 @@ static int write_in_cluster(BlockDriverState *bs, uint64_t offset,
     int64_t alloc;
     int ret;
 
-    ret = load_l2_entry(bs, offset, &l2_offset, &entry, &bitmap, errp);
+    ret = qcow2_load_l2_entry(bs, offset, &l2_offset, &entry, &bitmap, errp);
     if (ret < 0) {
         return ret;
     }
@@ -412,8 +412,8 @@ static int write_in_cluster(BlockDriverState *bs, uint64_t offset,
         if (new_entry == entry && new_bitmap == bitmap) {
             return 0;
         }
-        return write_l2_entry(bs, l2_offset, index, new_entry, new_bitmap,
-                              errp);
+        return qcow2_write_l2_entry(bs, l2_offset, index, new_entry,
+                                    new_bitmap, errp);
     }
 
     /* A new cluster: with an external data file, at the guest offset. */
@@ -441,7 +441,8 @@ static int write_in_cluster(BlockDriverState *bs, uint64_t offset,
         new_bitmap = (uint64_t)(had | touched) |
                      ((uint64_t)(zero & ~(had | touched)) << 32);
     }
-    ret = write_l2_entry(bs, l2_offset, index, new_entry, new_bitmap, errp);
+    ret = qcow2_write_l2_entry(bs, l2_offset, index, new_entry, new_bitmap,
+                               errp);
     if (ret < 0) {
         return ret;
     }
@@ -639,7 +640,7 @@ static int zeroize_in_cluster(BlockDriverState *bs, uint64_t offset,
     bool release;
     int ret;
 
-    ret = load_l2_entry(bs, offset, &l2_offset, &entry, &bitmap, errp);
+    ret = qcow2_load_l2_entry(bs, offset, &l2_offset, &entry, &bitmap, errp);
     if (ret < 0) {
         return ret;
     }
@@ -671,7 +672,8 @@ static int zeroize_in_cluster(BlockDriverState *bs, uint64_t offset,
     if (new_entry == entry && new_bitmap == bitmap) {
         return 0;
     }
-    ret = write_l2_entry(bs, l2_offset, index, new_entry, new_bitmap, errp);
+    ret = qcow2_write_l2_entry(bs, l2_offset, index, new_entry, new_bitmap,
+                               errp);
     if (ret < 0) {
         return ret;
     }
@@ -815,7 +817,7 @@ int qcow2_co_pdiscard(BlockDriverState *bs, int64_t offset, int64_t bytes,
         if (!l2_offset && !bs->backing) {
             continue;           /* reads as zeros already */
         }
-        ret = load_l2_entry(bs, o, &l2_offset, &entry, &bitmap, errp);
+        ret = qcow2_load_l2_entry(bs, o, &l2_offset, &entry, &bitmap, errp);
         if (ret < 0) {
             return ret;
         }
@@ -835,8 +837,8 @@ int qcow2_co_pdiscard(BlockDriverState *bs, int64_t offset, int64_t bytes,
         if (new_entry == entry && new_bitmap == bitmap) {
             continue;
         }
-        ret = write_l2_entry(bs, l2_offset, index, new_entry, new_bitmap,
-                             errp);
+        ret = qcow2_write_l2_entry(bs, l2_offset, index, new_entry,
+                                   new_bitmap, errp);
         if (ret < 0) {
             return ret;
         }

@@ -60,6 +60,18 @@ int bdrv_pread(BlockDriverState *bs, int64_t offset, int64_t bytes,
  */
 int bdrv_pwrite(BlockDriverState *bs, int64_t offset, int64_t bytes,
                 const void *buf, Error **errp);
+/*
+ * A compressed write (qemu-io write -c, qemu-img convert -c): whole
+ * clusters from a cluster boundary (the last may end with the image),
+ * onto clusters nothing is allocated for yet.  -ENOTSUP for a format
+ * without compression.
+ */
+int bdrv_pwrite_compressed(BlockDriverState *bs, int64_t offset,
+                           int64_t bytes, const void *buf, Error **errp);
+/* Whether format @fmt can write compressed clusters. */
+bool bdrv_format_can_compress(const char *fmt);
+/* Cluster size of @bs for its format (0: none, as raw). */
+int64_t bdrv_get_cluster_size(BlockDriverState *bs);
 /* Makes [offset, offset + bytes) read as zeros (qemu-io write -z). */
 int bdrv_pwrite_zeroes(BlockDriverState *bs, int64_t offset, int64_t bytes,
                        int flags, Error **errp);

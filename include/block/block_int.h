@@ -42,6 +42,13 @@ struct BlockDriver {
     /* Guest writes: format drivers (bounds already checked). */
     int (*co_pwritev)(BlockDriverState *bs, int64_t offset, int64_t bytes,
                       const void *buf, Error **errp);
+    /*
+     * Compressed guest writes: whole clusters at a cluster boundary (the
+     * last one may end with the image), onto unallocated clusters.
+     */
+    int (*co_pwritev_compressed)(BlockDriverState *bs, int64_t offset,
+                                 int64_t bytes, const void *buf,
+                                 Error **errp);
     int (*co_pwrite_zeroes)(BlockDriverState *bs, int64_t offset,
                             int64_t bytes, int flags, Error **errp);
     int (*co_pdiscard)(BlockDriverState *bs, int64_t offset, int64_t bytes,
