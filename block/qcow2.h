@@ -435,6 +435,12 @@ int qcow2_snapshot_list(BlockDriverState *bs, SnapshotInfoList **list,
 /* Creating, applying and deleting internal snapshots (qcow2-snapshot.c) */
 int qcow2_snapshot_create(BlockDriverState *bs, const char *name,
                           Error **errp);
+/*
+ * Makes a read-only image show snapshot @id and/or @name (qemu-img
+ * convert -l): "Can't find snapshot" with -ENOENT when none matches.
+ */
+int qcow2_snapshot_load_tmp(BlockDriverState *bs, const char *id,
+                            const char *name, Error **errp);
 int qcow2_snapshot_goto(BlockDriverState *bs, const char *name,
                         Error **errp);
 int qcow2_snapshot_delete(BlockDriverState *bs, const char *id,
