@@ -59,6 +59,7 @@ typedef struct ConvertState {
     int64_t buf_sectors;
     bool salvage;
     bool quiet;
+    bool copy_range;            /* -C: data is copied as it is */
 } ConvertState;
 
 /* ---------------------------------------------------------------------
@@ -379,6 +380,11 @@ static bool run_is_data(const uint8_t *buf, int64_t n, int64_t *pnum,
             break;
         }
     }
+    if (i == n) {
+        /* All of it alike: no alignment to keep. */
+        *pnum = n;
+        return !zero;
+    }
     tail = (sector_num + i) & (alignment - 1);
     if (tail) {
         if (zero && i <= tail) {
@@ -485,8 +491,9 @@ static int convert_write(ConvertState *s, int64_t sector_num, int64_t n,
             /*
              * Written unless it is zeros worth skipping (-S); compressed
              * clusters are written whole, so only an all-zero one is.
+             * 7.2's copy offloading (-C) copies without looking.
              */
-            if (!s->min_sparse ||
+            if (!s->min_sparse || s->copy_range ||
                 (!s->compressed &&
                  data_to_write(buf, n, &len, s->min_sparse, sector_num,
                                s->alignment)) ||
@@ -651,6 +658,7 @@ static bool convert_parse(int argc, char **argv, ConvertOpts *o,
             break;
         case 'C':
             o->copy_range = true;
+            s->copy_range = true;
             break;
         case 'c':
             s->compressed = true;
@@ -843,7 +851,8 @@ static int convert_open_sources(ConvertOpts *o, ConvertState *s,
 
 /*
  * The checks 7.2 makes before it creates the target, then the creation.
- * *@create_opts gets the option values (NULL with -n).
+ * Returns 0, -1 after the message, or 1 when 7.2 stops with exit status
+ * 0 after an error message.
  */
 static int convert_create(ConvertOpts *o, ConvertState *s,
                           const char *out_filename)
@@ -871,7 +880,7 @@ static int convert_create(ConvertOpts *o, ConvertState *s,
     if (s->has_zero_init && s->target_has_backing) {
         error_report("Cannot use --target-is-zero when the destination "
                      "image has a backing file");
-        return -1;
+        return 1;       /* 7.2 stops here, yet exits with success */
     }
     if (s->src_num > 1 && out_baseimg) {
         error_report("Having a backing file for the target makes no sense "
@@ -989,6 +998,7 @@ int img_convert(int argc, char **argv)
     ConvertOpts o = { 0 };
     ConvertState s = { .min_sparse = 8 };     /* -S 4k */
     const char *out_filename;
+    bool stop = false;
     int ret = -1;
 
     if (!convert_parse(argc, argv, &o, &s)) {
@@ -1025,15 +1035,19 @@ int img_convert(int argc, char **argv)
     ret = convert_open_sources(&o, &s, argv + optind);
     if (ret == 0) {
         ret = convert_create(&o, &s, out_filename);
+        if (ret > 0) {
+            stop = true;
+            ret = 0;
+        }
     }
-    if (ret == 0) {
+    if (ret == 0 && !stop) {
         s.target_is_new = !o.skip_create;
         ret = convert_open_target(&o, &s, out_filename);
     }
-    if (ret == 0) {
+    if (ret == 0 && !stop) {
         ret = convert_do_copy(&s);
     }
-    if (ret == 0 && o.bitmaps) {
+    if (ret == 0 && !stop && o.bitmaps) {
         ret = convert_copy_bitmaps(s.src[0], s.target, o.skip_broken);
     }
     if (ret == 0 && s.target) {

@@ -502,6 +502,16 @@ int bdrv_create_file_sized(const char *filename, uint64_t size,
         return -EIO;
     }
     ret = bdrv_file_preallocate(bs, 0, size, prealloc, errp);
+    if (ret == 0 && size && !strcmp(prealloc, "off")) {
+        /*
+         * 7.2 writes the first block of a new file (so that a later
+         * O_DIRECT open can probe the alignment): it reads as data.
+         */
+        uint64_t len = MIN(size, 4096);
+        g_autofree uint8_t *zeros = g_malloc0(len);
+
+        ret = bdrv_file_pwrite(bs, 0, len, zeros, errp);
+    }
     bdrv_unref(bs);
     return ret;
 }
