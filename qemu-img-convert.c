@@ -205,27 +205,30 @@ static int convert_check_bitmaps(BlockDriverState *src, bool skip_broken)
  * After the data: the source's persistent bitmaps into the target, each
  * with its granularity and enabled state (inconsistent ones skipped,
  * with a warning, when @skip_broken).  Writing bitmaps into an image is
- * not available in this implementation yet, so a source with bitmaps is
- * refused here; without any there is nothing to do.
+ * not available in this implementation yet, so the first bitmap to copy
+ * is refused here; with none there is nothing to do.
  */
 static int convert_copy_bitmaps(BlockDriverState *src, BlockDriverState *dst,
                                 bool skip_broken)
 {
     Qcow2BitmapInfoList *list = NULL;
     Error *local_err = NULL;
-    bool any;
+    int ret = 0;
 
     if (bdrv_list_bitmaps(src, &list, &local_err) < 0) {
         error_report_err(local_err);
         return -1;
     }
-    any = list;
-    qapi_free_Qcow2BitmapInfoList(list);
-    if (any) {
+    for (Qcow2BitmapInfoList *l = list; l && !ret; l = l->next) {
+        if (skip_broken && bitmap_in_use(l->value)) {
+            warn_report("Skipping inconsistent bitmap '%s'", l->value->name);
+            continue;
+        }
         error_report("--bitmaps is not supported yet");
-        return -1;
+        ret = -1;
     }
-    return 0;
+    qapi_free_Qcow2BitmapInfoList(list);
+    return ret;
 }
 
 /* ---------------------------------------------------------------------

@@ -97,6 +97,29 @@ truncate -s 16M raw.img
 w raw.img raw 'write -P 1 0 1M' 'write -P 0 2M 64k' 'write -P 2 5M 4k' \
     'write -s rnd.bin 8M 256k'
 head -c 1000100 rnd.bin > odd.raw
+# Persistent bitmaps: a consistent one, and one marked in use.
+mk -f qcow2 bm.qcow2 8M
+w bm.qcow2 qcow2 'write -P 1 0 64k'
+"$ref" bitmap --add bm.qcow2 b0
+cp bm.qcow2 bm-broken.qcow2
+python3 - bm-broken.qcow2 <<'EOF'
+import struct, sys
+# Sets the in-use flag of the first bitmap directory entry.
+f = open(sys.argv[1], 'r+b')
+d = f.read(1 << 16)
+p = struct.unpack('>I', d[100:104])[0]
+while True:
+    t, l = struct.unpack('>II', d[p:p + 8])
+    if t == 0:
+        break
+    if t == 0x23852875:
+        doff = struct.unpack('>Q', d[p + 24:p + 32])[0]
+        f.seek(doff + 12)
+        fl = struct.unpack('>I', f.read(4))[0]
+        f.seek(doff + 12)
+        f.write(struct.pack('>I', fl | 1))
+    p += 8 + ((l + 7) & ~7)
+EOF
 # An empty image, and one ending inside a cluster.
 mk -f qcow2 empty.qcow2 1M
 mk -f qcow2 tail.qcow2 1000k
@@ -335,6 +358,19 @@ conv "--bitmaps raw target" -- --bitmaps mix.qcow2 o.raw
 conv "--bitmaps concat" -- --bitmaps -O qcow2 mix.qcow2 mix.qcow2 o
 conv "--bitmaps raw source" -- --bitmaps -f raw -O qcow2 raw.img o
 conv "--bitmaps none" fmt=qcow2 -- --bitmaps -O qcow2 mix.qcow2 o.qcow2
+conv "--bitmaps raw target with bitmaps" -- --bitmaps bm.qcow2 o.raw
+conv "--bitmaps inconsistent" -- --bitmaps -O qcow2 bm-broken.qcow2 o.qcow2
+conv "--skip-broken-bitmaps, only broken" fmt=qcow2 -- --bitmaps \
+    --skip-broken-bitmaps -O qcow2 bm-broken.qcow2 o.qcow2
+# Copying bitmaps is not implemented yet: ours stops where 7.2 copies.
+(cd "$work/ours" && rm -f o.qcow2 &&
+ "$ours" convert --bitmaps -O qcow2 bm.qcow2 o.qcow2 >"$work/o.out" 2>&1)
+if [ $? = 1 ] && [ "$(cat "$work/o.out")" = \
+     "qemu-img: --bitmaps is not supported yet" ]; then
+    ok
+else
+    bad "--bitmaps with a bitmap: $(cat "$work/o.out")"
+fi
 
 # Usage and option errors
 conv "no args" --
