@@ -1053,7 +1053,8 @@ int img_convert(int argc, char **argv)
     if (ret == 0 && !stop && o.bitmaps) {
         ret = convert_copy_bitmaps(s.src[0], s.target, o.skip_broken);
     }
-    if (ret == 0 && s.target) {
+    if (ret == 0 && s.target && o.cache && strcmp(o.cache, "unsafe")) {
+        /* 7.2's default cache mode for the target, unsafe, never flushes */
         Error *local_err = NULL;
 
         ret = bdrv_flush(s.target, &local_err);
