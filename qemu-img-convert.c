@@ -598,6 +598,16 @@ static int convert_do_copy(ConvertState *s)
             progress_print(100.0 * s->allocated_done / s->allocated_sectors);
         }
     }
+    if (s->compressed) {
+        /* The end of the compressed writes (the file gets whole sectors) */
+        Error *local_err = NULL;
+
+        ret = bdrv_pwrite_compressed(s->target, 0, 0, NULL, &local_err);
+        if (ret < 0) {
+            error_report_err(local_err);
+            return ret;
+        }
+    }
     return 0;
 }
 

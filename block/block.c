@@ -559,9 +559,7 @@ int bdrv_pwrite_compressed(BlockDriverState *bs, int64_t offset,
         error_setg(errp, "Compression is not supported for this format");
         return -ENOTSUP;
     }
-    if (!bytes) {
-        return 0;
-    }
+    /* An empty request too: it ends a series of compressed writes. */
     return bs->drv->co_pwritev_compressed(bs, offset, bytes, buf, errp);
 }
 

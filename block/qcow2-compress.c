@@ -217,6 +217,23 @@ int qcow2_co_pwritev_compressed(BlockDriverState *bs, int64_t offset,
     const uint8_t *p = buf;
     int ret;
 
+    if (bytes == 0) {
+        /*
+         * The end of a series: compressed data ends anywhere, so the file
+         * is padded to a whole sector, as 7.2 pads it.
+         */
+        int64_t len = bdrv_getlength(bs->file);
+
+        if (len < 0) {
+            error_setg_errno(errp, -len, "Could not get the file length");
+            return len;
+        }
+        if (len % BDRV_SECTOR_SIZE == 0) {
+            return 0;
+        }
+        return bdrv_file_truncate(bs->file,
+                                  QEMU_ALIGN_UP(len, BDRV_SECTOR_SIZE), errp);
+    }
     if (has_data_file(s)) {
         error_setg(errp, "Compression is not supported with an external "
                    "data file");

@@ -64,7 +64,8 @@ int bdrv_pwrite(BlockDriverState *bs, int64_t offset, int64_t bytes,
  * A compressed write (qemu-io write -c, qemu-img convert -c): whole
  * clusters from a cluster boundary (the last may end with the image),
  * onto clusters nothing is allocated for yet.  -ENOTSUP for a format
- * without compression.
+ * without compression.  An empty write ends a series of them (the image
+ * file is padded to whole sectors, as 7.2 leaves it after convert -c).
  */
 int bdrv_pwrite_compressed(BlockDriverState *bs, int64_t offset,
                            int64_t bytes, const void *buf, Error **errp);
