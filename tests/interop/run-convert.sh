@@ -121,6 +121,20 @@ while True:
         f.write(struct.pack('>I', fl | 1))
     p += 8 + ((l + 7) & ~7)
 EOF
+# A compressed cluster that does not decompress (for --salvage).
+mk -f qcow2 bad.qcow2 1M
+w bad.qcow2 qcow2 'write -c -P 1 0 64k' 'write -P 2 64k 64k'
+python3 - bad.qcow2 <<'EOF'
+import struct, sys
+# Overwrites the start of the first cluster's compressed data.
+f = open(sys.argv[1], 'r+b')
+d = f.read()
+l1 = struct.unpack('>Q', d[40:48])[0]
+l2 = struct.unpack('>Q', d[l1:l1 + 8])[0] & 0x00fffffffffffe00
+e = struct.unpack('>Q', d[l2:l2 + 8])[0]
+f.seek(e & ((1 << 54) - 1))
+f.write(b'\xff' * 200)
+EOF
 # An empty image, and one ending inside a cluster.
 mk -f qcow2 empty.qcow2 1M
 mk -f qcow2 tail.qcow2 1000k
@@ -345,6 +359,26 @@ conv "-p -c" fmt=qcow2 -- -p -c -O qcow2 small.qcow2 out.qcow2
 conv "-p -q" fmt=qcow2 -- -p -q -O qcow2 mix.qcow2 out.qcow2
 conv "-p error" -- -p nothere out.raw
 conv "-p bad -o" -- -p -O qcow2 -o foo=1 mix.qcow2 out.qcow2
+
+conv "--salvage bad cluster" -- --salvage bad.qcow2 out.raw
+conv "--salvage -q bad cluster" -- --salvage -q bad.qcow2 out.raw
+conv "bad cluster" -- bad.qcow2 out.raw
+
+# Progress on a terminal (script(1) provides one)
+if command -v script >/dev/null; then
+    for d in ref ours; do
+        bin=$ref
+        [ $d = ours ] && bin=$ours
+        (cd "$work/$d" && rm -f out.qcow2 &&
+         script -qc "$bin convert -p -O qcow2 mix.qcow2 out.qcow2" \
+             /dev/null >"$work/$d.tty" 2>&1)
+    done
+    if cmp -s "$work/ref.tty" "$work/ours.tty"; then
+        ok
+    else
+        bad "-p on a terminal: output differs"
+    fi
+fi
 
 # Accepted options without effect here
 conv "-t -T" fmt=qcow2 -- -t none -T writeback -O qcow2 mix.qcow2 o.qcow2
