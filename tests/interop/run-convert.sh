@@ -156,6 +156,11 @@ map_of() {  # map_of FMT FILE
     "$ref" map --output=json -f "$1" "$2" 2>&1
 }
 
+# fill FILE CMD: one reference qemu-io command (for prep=)
+fill() {
+    "$REF_IO" -c "$2" "$1" >/dev/null
+}
+
 # conv NAME OPTS -- ARGS...: runs `convert ARGS` in both directories.
 # OPTS: fmt=F (output format, default raw), out=FILE (the output file;
 # default the last argument), nomap (7.2's layout is not deterministic:
@@ -163,13 +168,14 @@ map_of() {  # map_of FMT FILE
 # prep="CMD" (run in both directories first, with $Q the reference).
 conv() {
     local name=$1; shift
-    local fmt=raw out="" nomap="" prep=""
+    local fmt=raw out="" nomap="" prep="" viaraw=""
     while [ "$1" != -- ]; do
         case $1 in
         fmt=*) fmt=${1#fmt=} ;;
         out=*) out=${1#out=} ;;
         nomap) nomap=1 ;;
         prep=*) prep=${1#prep=} ;;
+        viaraw) viaraw=1 ;;
         esac
         shift
     done
@@ -196,13 +202,24 @@ conv() {
         ok
         return
     fi
-    if ! (cd "$work" && "$ref" compare -q -f "$fmt" -F "$fmt" \
+    if [ -n "$viaraw" ]; then
+        # Each read in its own directory (a data file name is relative
+        # to the working directory), then the bytes compared.
+        for d in ref ours; do
+            (cd "$work/$d" && rm -f "../$d.raw" &&
+             "$ref" convert -f "$fmt" -O raw "$out" "../$d.raw")
+        done
+        if ! cmp -s "$work/ref.raw" "$work/ours.raw"; then
+            bad "$name: guest content differs from 7.2's"
+            return
+        fi
+    elif ! (cd "$work" && "$ref" compare -q -f "$fmt" -F "$fmt" \
             "ref/$out" "ours/$out" 2>&1); then
         bad "$name: guest content differs from 7.2's"
         return
     fi
-    if [ "$fmt" = qcow2 ] &&
-       ! "$ref" check -q "$work/ours/$out" >"$work/check.out" 2>&1; then
+    if [ "$fmt" = qcow2 ] && ! (cd "$work/ours" &&
+            "$ref" check -q "$out") >"$work/check.out" 2>&1; then
         bad "$name: check: $(head -3 "$work/check.out")"
         return
     fi
@@ -269,12 +286,22 @@ for ct in zlib zstd; do
     conv "-c $ct chain" fmt=qcow2 -- -c -O qcow2 -o compression_type=$ct \
         top.qcow2 out.qcow2
 done
+for o in extended_l2=on cluster_size=2M cluster_size=512 refcount_bits=1 \
+         refcount_bits=64 compat=0.10 lazy_refcounts=on; do
+    conv "-c -o $o" fmt=qcow2 -- -c -O qcow2 -o $o mix.qcow2 out.qcow2
+done
+conv "-c data_file" fmt=qcow2 -- -c -O qcow2 -o data_file=out.data \
+    mix.qcow2 out.qcow2
+conv "data_file" fmt=qcow2 viaraw -- -O qcow2 -o data_file=out.data mix.qcow2 \
+    out.qcow2
+conv "data_file_raw" fmt=qcow2 viaraw -- -O qcow2 \
+    -o data_file=out.data,data_file_raw=on mix.qcow2 out.qcow2
 conv "-c -S 0" fmt=qcow2 -- -c -S 0 -O qcow2 small.qcow2 out.qcow2
 conv "-c -W" fmt=qcow2 nomap -- -c -W -O qcow2 small.qcow2 out.qcow2
 conv "-c -n fresh" fmt=qcow2 prep='$Q create -q -f qcow2 t.qcow2 8M' \
     out=t.qcow2 -- -c -n -O qcow2 small.qcow2 t.qcow2
 conv "-c -n allocated" fmt=qcow2 \
-    prep='$Q create -q -f qcow2 t.qcow2 8M && $REF_IO -c "write 0 64k" t.qcow2 >/dev/null' \
+    prep='$Q create -q -f qcow2 t.qcow2 8M && fill t.qcow2 "write 0 64k"' \
     out=t.qcow2 -- -c -n -O qcow2 small.qcow2 t.qcow2
 
 # Backing files: -B, -o backing_file
@@ -326,7 +353,8 @@ conv "-l opts concat" fmt=qcow2 -- -l snapshot.name=s1 -O qcow2 snap.qcow2 \
 
 # -n, --target-is-zero, --target-image-opts
 conv "-n qcow2" fmt=qcow2 out=t.qcow2 \
-    prep='$Q create -q -f qcow2 t.qcow2 64M && $REF_IO -c "write -P 9 0 64M" t.qcow2 >/dev/null' \
+    prep='$Q create -q -f qcow2 t.qcow2 64M &&
+          fill t.qcow2 "write -P 9 0 64M"' \
     -- -n -O qcow2 mix.qcow2 t.qcow2
 conv "-n fresh" fmt=qcow2 out=t.qcow2 \
     prep='$Q create -q -f qcow2 t.qcow2 64M' -- -n -O qcow2 mix.qcow2 t.qcow2
