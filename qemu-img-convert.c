@@ -291,8 +291,11 @@ static int64_t convert_iteration_sectors(ConvertState *s, int64_t sector_num)
                                           &local_err);
             error_free(local_err);
             if (ret >= 0 && count <= 0) {
-                /* Past the end of the data (a raw file's partial sector) */
-                ret = BDRV_BLOCK_DATA;
+                /*
+                 * Past the end of the source: a snapshot (-l) smaller
+                 * than the image, whose size the copy keeps.
+                 */
+                ret = BDRV_BLOCK_ZERO;
                 count = n * BDRV_SECTOR_SIZE;
             }
             if (ret >= 0) {
@@ -846,19 +849,10 @@ static int convert_open_sources(ConvertOpts *o, ConvertState *s,
         error_report_err(local_err);
         return -1;
     }
-    if (o->sn_opts || o->snapshot_name) {
-        /* The snapshot has a size of its own. */
-        int64_t len = bdrv_getlength(s->src[0]);
-
-        if (len < 0) {
-            error_report("Could not get size of %s: %s", names[0],
-                         strerror(-len));
-            return -1;
-        }
-        s->total_sectors -= s->src_sectors[0];
-        s->src_sectors[0] = DIV_ROUND_UP(len, BDRV_SECTOR_SIZE);
-        s->total_sectors += s->src_sectors[0];
-    }
+    /*
+     * As in 7.2, the copy keeps the image's size, not the snapshot's:
+     * what lies past the snapshot's end reads as zeros.
+     */
     return 0;
 }
 

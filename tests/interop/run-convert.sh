@@ -86,6 +86,14 @@ w snap.qcow2 qcow2 'write -P 1 0 1M'
 w snap.qcow2 qcow2 'write -P 2 512k 1M' 'write -z 0 64k'
 "$ref" snapshot -c s2 snap.qcow2
 w snap.qcow2 qcow2 'write -P 3 4M 64k'
+# Snapshots of another size than the image.
+mk -f qcow2 snapsize.qcow2 4M
+w snapsize.qcow2 qcow2 'write -P 1 0 4M'
+"$ref" snapshot -c small snapsize.qcow2
+"$ref" resize -q snapsize.qcow2 8M
+w snapsize.qcow2 qcow2 'write -P 2 0 8M'
+"$ref" snapshot -c big snapsize.qcow2
+"$ref" resize -q --shrink snapsize.qcow2 6M
 # Compressed clusters (one cluster per write: deterministic in 7.2).
 for ct in zlib zstd; do
     mk -f qcow2 -o compression_type=$ct comp-$ct.qcow2 4M
@@ -347,6 +355,14 @@ conv "-l id+name mismatch" fmt=qcow2 -- -l snapshot.id=1,snapshot.name=s2 \
 conv "-l missing" fmt=qcow2 -- -l nosuch -O qcow2 snap.qcow2 out.qcow2
 conv "-l raw" fmt=qcow2 -- -l s1 -f raw -O qcow2 raw.img out.qcow2
 conv "-l bad param" fmt=qcow2 -- -l snapshot.foo=1 -O qcow2 snap.qcow2 o
+conv "-l smaller snapshot" fmt=qcow2 -- -l small -O qcow2 snapsize.qcow2 \
+    out.qcow2
+conv "-l larger snapshot" fmt=qcow2 -- -l big -O qcow2 snapsize.qcow2 \
+    out.qcow2
+conv "-l larger snapshot -c" fmt=qcow2 -- -c -l big -O qcow2 \
+    snapsize.qcow2 out.qcow2
+conv "-l smaller snapshot -S 0" fmt=qcow2 -- -S 0 -l small -O qcow2 \
+    snapsize.qcow2 out.qcow2
 conv "-l concat" fmt=qcow2 -- -l s1 -O qcow2 snap.qcow2 snap.qcow2 o
 conv "-l opts concat" fmt=qcow2 -- -l snapshot.name=s1 -O qcow2 snap.qcow2 \
     snap.qcow2 out.qcow2
