@@ -1,10 +1,10 @@
 /*
  * qemu-img convert: copies the guest content of one or more images (in
- * sequence) into a new or existing image, as qemu-img 7.2 does it: runs
- * the source's block status says are zeros are not written to a target
- * that reads as zeros already, zero runs inside data are detected (-S),
- * with -B only what the source's top layer allocates is copied, and
- * with -c every cluster is written compressed.
+ * sequence) into a new or existing image, as qemu-img 7.2 does it:
+ * ranges that the source's block status reports as zeros are not
+ * written to a target that already reads as zeros, zero runs inside
+ * data are detected (-S), with -B only what the source's top layer
+ * allocates is copied, and with -c every cluster is written compressed.
  *
  * 7.2 copies with several coroutines but writes in order (unless -W),
  * so a sequential copy gives the same images.
@@ -13,11 +13,11 @@
 #include "qapi-visit.h"
 #include "qemu-img.h"
 
-/* 7.2's copy buffer, and the largest -S. */
+#define BDRV_SECTOR_SIZE    512
+/* 7.2's copy buffer, the largest -S, and the largest -m. */
 #define IO_BUF_SECTORS      ((2 * 1024 * 1024) / BDRV_SECTOR_SIZE)
 #define MAX_BUF_SECTORS     32768
 #define MAX_COROUTINES      16
-#define BDRV_SECTOR_SIZE    512
 
 /* -l snapshot.id=...,snapshot.name=... */
 #define SNAPSHOT_OPT_BASE   "snapshot."
