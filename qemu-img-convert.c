@@ -537,8 +537,69 @@ static int convert_write(ConvertState *s, int64_t sector_num, int64_t n,
     return 0;
 }
 
+/*
+ * Clusters to be written compressed into a new image, gathered so that
+ * the driver compresses them in parallel: one request of consecutive
+ * clusters, written before anything after them (the order of the writes
+ * and so the file stay those of one cluster at a time).
+ */
+typedef struct CompressBatch {
+    uint8_t *buf;
+    int64_t start;              /* first sector */
+    int64_t sectors;            /* gathered */
+    int64_t max_sectors;        /* room in buf */
+    GArray *runs;               /* int64_t sectors of each, for progress */
+} CompressBatch;
+
+/* 7.2 writes a cluster at a time; this many bytes go in one request. */
+#define COMPRESS_BATCH_BYTES    (2 * 1024 * 1024)
+
+static int batch_flush(ConvertState *s, CompressBatch *b)
+{
+    Error *local_err = NULL;
+    int64_t offset = b->start * BDRV_SECTOR_SIZE;
+    int64_t bytes;
+    int ret;
+
+    if (!b->sectors) {
+        return 0;
+    }
+    bytes = MIN(b->sectors * BDRV_SECTOR_SIZE,
+                s->total_sectors * BDRV_SECTOR_SIZE - offset);
+    ret = bdrv_pwrite_compressed(s->target, offset, bytes, b->buf,
+                                 &local_err);
+    error_free(local_err);
+    if (ret < 0) {
+        error_report("error while writing at byte %" PRId64 ": %s", offset,
+                     strerror(-ret));
+        return ret;
+    }
+    for (guint i = 0; i < b->runs->len; i++) {
+        s->allocated_done += g_array_index(b->runs, int64_t, i);
+        progress_print(100.0 * s->allocated_done / s->allocated_sectors);
+    }
+    g_array_set_size(b->runs, 0);
+    b->sectors = 0;
+    return 0;
+}
+
+/*
+ * Whether the @n sectors of @buf at @sector_num join the batch: data to
+ * be written compressed into a new image (an existing one may refuse a
+ * cluster, and 7.2 names the cluster that failed).
+ */
+static bool batch_takes(ConvertState *s, ConvertStatus status,
+                        const uint8_t *buf, int64_t n)
+{
+    return s->compressed && s->target_is_new && status == CONVERT_DATA &&
+           (!s->min_sparse || !buffer_is_zero(buf, n * BDRV_SECTOR_SIZE));
+}
+
 static int convert_do_copy(ConvertState *s)
 {
+    g_autoptr(GArray) runs = g_array_new(false, false, sizeof(int64_t));
+    g_autofree uint8_t *batch_buf = NULL;
+    CompressBatch batch = { .runs = runs };
     g_autofree uint8_t *buf = NULL;
     int64_t sector_num = 0, n;
     int ret;
@@ -570,6 +631,12 @@ static int convert_do_copy(ConvertState *s)
     }
 
     buf = g_malloc(s->buf_sectors * BDRV_SECTOR_SIZE);
+    if (s->compressed && s->target_is_new) {
+        batch.max_sectors = MAX(COMPRESS_BATCH_BYTES / BDRV_SECTOR_SIZE,
+                                s->buf_sectors);
+        batch_buf = g_malloc(batch.max_sectors * BDRV_SECTOR_SIZE);
+        batch.buf = batch_buf;
+    }
     s->sector_next_status = 0;
     for (sector_num = 0; sector_num < s->total_sectors; sector_num += n) {
         ConvertStatus status;
@@ -590,6 +657,28 @@ static int convert_do_copy(ConvertState *s)
             status = CONVERT_DATA;
             memset(buf, 0, n * BDRV_SECTOR_SIZE);
         }
+        if (batch_takes(s, status, buf, n)) {
+            if (batch.sectors &&
+                (batch.start + batch.sectors != sector_num ||
+                 batch.sectors + n > batch.max_sectors)) {
+                ret = batch_flush(s, &batch);
+                if (ret < 0) {
+                    return ret;
+                }
+            }
+            if (!batch.sectors) {
+                batch.start = sector_num;
+            }
+            memcpy(batch.buf + batch.sectors * BDRV_SECTOR_SIZE, buf,
+                   n * BDRV_SECTOR_SIZE);
+            batch.sectors += n;
+            g_array_append_val(batch.runs, n);
+            continue;
+        }
+        ret = batch_flush(s, &batch);
+        if (ret < 0) {
+            return ret;
+        }
         ret = convert_write(s, sector_num, n, buf, status);
         if (ret < 0) {
             error_report("error while writing at byte %" PRId64 ": %s",
@@ -600,6 +689,10 @@ static int convert_do_copy(ConvertState *s)
             s->allocated_done += n;
             progress_print(100.0 * s->allocated_done / s->allocated_sectors);
         }
+    }
+    ret = batch_flush(s, &batch);
+    if (ret < 0) {
+        return ret;
     }
     if (s->compressed) {
         /* The end of the compressed writes (the file gets whole sectors) */

@@ -150,30 +150,107 @@ static int64_t alloc_bytes(BlockDriverState *bs, uint64_t size, Error **errp)
     return offset;
 }
 
-/* One whole guest cluster at @offset (@bytes short only at the end). */
+/* Most threads that compress the clusters of one request. */
+#define COMPRESS_MAX_THREADS 8
+
+/* The clusters of one request, compressed (in parallel). */
+typedef struct CompressJob {
+    const BDRVQcow2State *s;
+    const uint8_t *buf;         /* the request's data */
+    uint64_t bytes;             /* its length */
+    uint64_t nb_clusters;
+    uint8_t **out;              /* per cluster: compressed data */
+    ssize_t *len;               /* its length, -ENOSPC, or -errno */
+    unsigned nb_threads;
+} CompressJob;
+
+typedef struct CompressWorker {
+    CompressJob *job;
+    unsigned first;             /* clusters first, first + nb_threads, ... */
+} CompressWorker;
+
+/* Compresses cluster @i of @job (a short last one padded with zeros). */
+static void compress_one(CompressJob *job, uint64_t i)
+{
+    const BDRVQcow2State *s = job->s;
+    uint64_t cs = s->cluster_size;
+    uint64_t n = MIN(cs, job->bytes - i * cs);
+    g_autofree uint8_t *padded = NULL;
+    const uint8_t *src = job->buf + i * cs;
+
+    if (n < cs) {
+        padded = g_malloc0(cs);
+        memcpy(padded, src, n);
+        src = padded;
+    }
+    job->out[i] = g_malloc(cs);
+    /* It must come out shorter than a cluster to be worth it. */
+    job->len[i] = s->compression_type == QCOW2_COMPRESSION_TYPE_ZSTD_ID
+                  ? compress_zstd(job->out[i], cs - 1, src, cs)
+                  : compress_zlib(job->out[i], cs - 1, src, cs);
+}
+
+static gpointer compress_worker(gpointer opaque)
+{
+    CompressWorker *w = opaque;
+
+    for (uint64_t i = w->first; i < w->job->nb_clusters;
+         i += w->job->nb_threads) {
+        compress_one(w->job, i);
+    }
+    return NULL;
+}
+
+/*
+ * Compresses every cluster of @job, on up to one thread per processor:
+ * the placement that follows is sequential, in guest order, so the file
+ * is the same whatever the threads' timing.
+ */
+static void compress_all(CompressJob *job)
+{
+    GThread *threads[COMPRESS_MAX_THREADS];
+    CompressWorker workers[COMPRESS_MAX_THREADS];
+    unsigned started = 1;
+
+    job->nb_threads = MIN(MIN((uint64_t)g_get_num_processors(),
+                              COMPRESS_MAX_THREADS), job->nb_clusters);
+    job->nb_threads = MAX(job->nb_threads, 1);
+    for (unsigned t = 0; t < job->nb_threads; t++) {
+        workers[t] = (CompressWorker) { .job = job, .first = t };
+    }
+    /* Thread 0 is this one; a thread that cannot start is done here. */
+    for (unsigned t = 1; t < job->nb_threads; t++) {
+        threads[t] = g_thread_try_new("qcow2-compress", compress_worker,
+                                      &workers[t], NULL);
+        if (!threads[t]) {
+            break;
+        }
+        started++;
+    }
+    compress_worker(&workers[0]);
+    for (unsigned t = 1; t < started; t++) {
+        g_thread_join(threads[t]);
+    }
+    for (unsigned t = started; t < job->nb_threads; t++) {
+        compress_worker(&workers[t]);
+    }
+}
+
+/*
+ * One whole guest cluster at @offset (@bytes short only at the end),
+ * already compressed into @out (@len bytes, or -ENOSPC when it would
+ * not shrink).
+ */
 static int write_compressed_cluster(BlockDriverState *bs, uint64_t offset,
                                     uint64_t bytes, const uint8_t *buf,
+                                    const uint8_t *out, ssize_t len,
                                     Error **errp)
 {
     BDRVQcow2State *s = bs->opaque;
-    g_autofree uint8_t *padded = NULL;
-    g_autofree uint8_t *out = NULL;
-    const uint8_t *src = buf;
     uint64_t l2_offset, entry, bitmap, nb_sectors, new_entry;
-    ssize_t len;
     int64_t host;
     int ret;
 
-    if (bytes < s->cluster_size) {
-        padded = g_malloc0(s->cluster_size);
-        memcpy(padded, buf, bytes);
-        src = padded;
-    }
-    out = g_malloc(s->cluster_size);
-    /* It must come out shorter than a cluster to be worth it. */
-    len = s->compression_type == QCOW2_COMPRESSION_TYPE_ZSTD_ID
-          ? compress_zstd(out, s->cluster_size - 1, src, s->cluster_size)
-          : compress_zlib(out, s->cluster_size - 1, src, s->cluster_size);
     if (len == -ENOSPC) {
         return qcow2_co_pwritev(bs, offset, bytes, buf, errp);
     }
@@ -215,6 +292,7 @@ int qcow2_co_pwritev_compressed(BlockDriverState *bs, int64_t offset,
 {
     BDRVQcow2State *s = bs->opaque;
     const uint8_t *p = buf;
+    CompressJob job;
     int ret;
 
     if (bytes == 0) {
@@ -248,16 +326,28 @@ int qcow2_co_pwritev_compressed(BlockDriverState *bs, int64_t offset,
     if (ret < 0) {
         return ret;
     }
-    while (bytes > 0) {
+    job = (CompressJob) {
+        .s = s,
+        .buf = buf,
+        .bytes = bytes,
+        .nb_clusters = size_to_clusters(s, bytes),
+    };
+    job.out = g_new0(uint8_t *, job.nb_clusters);
+    job.len = g_new0(ssize_t, job.nb_clusters);
+    compress_all(&job);
+    for (uint64_t i = 0; i < job.nb_clusters && ret == 0; i++) {
         uint64_t n = MIN((uint64_t)bytes, s->cluster_size);
 
-        ret = write_compressed_cluster(bs, offset, n, p, errp);
-        if (ret < 0) {
-            return ret;
-        }
+        ret = write_compressed_cluster(bs, offset, n, p, job.out[i],
+                                       job.len[i], errp);
         offset += n;
         p += n;
         bytes -= n;
     }
-    return 0;
+    for (uint64_t i = 0; i < job.nb_clusters; i++) {
+        g_free(job.out[i]);
+    }
+    g_free(job.out);
+    g_free(job.len);
+    return ret;
 }
