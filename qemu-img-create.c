@@ -4,31 +4,6 @@
  */
 #include "qemu-img.h"
 
-/* -o is valid when no comma-separated element is empty (",," escapes). */
-static bool is_valid_option_list(const char *optarg)
-{
-    size_t len = strlen(optarg);
-
-    if (!len || optarg[0] == ',' ||
-        (optarg[len - 1] == ',' && (len < 2 || optarg[len - 2] != ','))) {
-        return false;
-    }
-    return true;
-}
-
-/* An element "help" or "?" asks for the option list. */
-static bool has_help_option(const char *options)
-{
-    g_auto(GStrv) parts = g_strsplit(options, ",", -1);
-
-    for (int i = 0; parts[i]; i++) {
-        if (!strcmp(parts[i], "help") || !strcmp(parts[i], "?")) {
-            return true;
-        }
-    }
-    return false;
-}
-
 int img_create(int argc, char **argv)
 {
     static const struct option long_options[] = {
@@ -58,16 +33,8 @@ int img_create(int argc, char **argv)
             base_filename = optarg;
             break;
         case 'o':
-            if (!is_valid_option_list(optarg)) {
-                error_report("Invalid option list: %s", optarg);
+            if (img_accumulate_options(&options, optarg) < 0) {
                 return EXIT_FAILURE;
-            }
-            if (options) {
-                char *merged = g_strdup_printf("%s,%s", options, optarg);
-                g_free(options);
-                options = merged;
-            } else {
-                options = g_strdup(optarg);
             }
             break;
         case 'q':
@@ -80,7 +47,7 @@ int img_create(int argc, char **argv)
     }
 
     /* -o help needs no file name */
-    if (options && has_help_option(options)) {
+    if (options && img_has_help_option(options)) {
         filename = optind < argc ? argv[optind] : NULL;
         if (bdrv_create_print_help(o.fmt, filename, &local_err) < 0) {
             error_report_err(local_err);

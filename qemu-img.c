@@ -203,6 +203,46 @@ const char *img_one_image(int argc, char **argv, const ImgCommonOpts *o,
     return argv[optind];
 }
 
+/* -o is valid when no comma-separated element is empty (",," escapes). */
+static bool is_valid_option_list(const char *optarg)
+{
+    size_t len = strlen(optarg);
+
+    if (!len || optarg[0] == ',' ||
+        (optarg[len - 1] == ',' && (len < 2 || optarg[len - 2] != ','))) {
+        return false;
+    }
+    return true;
+}
+
+int img_accumulate_options(char **options, const char *optarg)
+{
+    if (!is_valid_option_list(optarg)) {
+        error_report("Invalid option list: %s", optarg);
+        return -EINVAL;
+    }
+    if (*options) {
+        char *merged = g_strdup_printf("%s,%s", *options, optarg);
+        g_free(*options);
+        *options = merged;
+    } else {
+        *options = g_strdup(optarg);
+    }
+    return 0;
+}
+
+bool img_has_help_option(const char *options)
+{
+    g_auto(GStrv) parts = g_strsplit(options, ",", -1);
+
+    for (int i = 0; parts[i]; i++) {
+        if (!strcmp(parts[i], "help") || !strcmp(parts[i], "?")) {
+            return true;
+        }
+    }
+    return false;
+}
+
 static int img_unimplemented(int argc, char **argv)
 {
     error_report("Command '%s' is not implemented in this version",
@@ -232,7 +272,7 @@ static const ImgCmd img_cmds[] = {
     { "compare", img_unimplemented,
       "compare [--object objectdef] [--image-opts] [-f fmt] [-F fmt] "
       "[-T src_cache] [-p] [-q] [-s] [-U] filename1 filename2" },
-    { "convert", img_unimplemented,
+    { "convert", img_convert,
       "convert [--object objectdef] [--image-opts] [--target-image-opts] "
       "[--target-is-zero] [--bitmaps] [-U] [-C] [-c] [-p] [-q] [-n] "
       "[-f fmt] [-t cache] [-T src_cache] [-O output_fmt] "

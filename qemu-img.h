@@ -55,6 +55,13 @@ BlockDriverState *img_open(bool image_opts, const char *filename,
                            const char *fmt, int flags);
 int img_add_object(const char *optarg);
 int img_common_option(int c, const char *arg, ImgCommonOpts *o);
+/*
+ * -o OPTIONS (create, convert): appended to *@options with a comma;
+ * an empty element is refused with 7.2's message (-EINVAL).
+ */
+int img_accumulate_options(char **options, const char *optarg);
+/* An element "help" or "?" asks for the option list. */
+bool img_has_help_option(const char *options);
 const char *img_one_image(int argc, char **argv, const ImgCommonOpts *o,
                           OutputFormat *ofmt);
 
@@ -62,6 +69,7 @@ const char *img_one_image(int argc, char **argv, const ImgCommonOpts *o,
 int img_info(int argc, char **argv);
 int img_check(int argc, char **argv);
 int img_create(int argc, char **argv);
+int img_convert(int argc, char **argv);
 int img_map(int argc, char **argv);
 int img_snapshot(int argc, char **argv);
 int img_bitmap(int argc, char **argv);

@@ -455,13 +455,16 @@ static bool fill_from_file(uint8_t *buf, int64_t count, const char *path)
 }
 
 static int do_write(BlockDriverState *bs, int64_t offset, int64_t count,
-                    const uint8_t *buf, int zflags, bool zflag, bool fua)
+                    const uint8_t *buf, int zflags, bool zflag, bool cflag,
+                    bool fua)
 {
     Error *err = NULL;
     int ret = check_request(bs, offset, count);
 
     if (ret == 0 && zflag) {
         ret = bdrv_pwrite_zeroes(bs, offset, count, zflags, &err);
+    } else if (ret == 0 && cflag) {
+        ret = bdrv_pwrite_compressed(bs, offset, count, buf, &err);
     } else if (ret == 0) {
         ret = bdrv_pwrite(bs, offset, count, buf, &err);
     }
@@ -553,11 +556,11 @@ static bool write_f(BlockDriverState *bs, int argc, char **argv)
              (nflag ? BDRV_REQ_NO_FALLBACK : 0);
 
     start = now_seconds();
-    if (o.vmstate || (cflag && !zflag)) {
-        /* No VM state and no compressed writes in this implementation. */
+    if (o.vmstate) {
+        /* No VM state in this implementation. */
         ret = -ENOTSUP;
     } else {
-        ret = do_write(bs, offset, count, buf, zflags, zflag, fflag);
+        ret = do_write(bs, offset, count, buf, zflags, zflag, cflag, fflag);
     }
     return end_request("write", "wrote", ret, now_seconds() - start,
                        offset, count, &o);

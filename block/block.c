@@ -547,6 +547,60 @@ int bdrv_pwrite(BlockDriverState *bs, int64_t offset, int64_t bytes,
     return -ENOTSUP;
 }
 
+int bdrv_pwrite_compressed(BlockDriverState *bs, int64_t offset,
+                           int64_t bytes, const void *buf, Error **errp)
+{
+    int ret = bdrv_check_write(bs, offset, bytes, errp);
+
+    if (ret < 0) {
+        return ret;
+    }
+    if (!bs->drv->co_pwritev_compressed) {
+        error_setg(errp, "Compression is not supported for this format");
+        return -ENOTSUP;
+    }
+    /* An empty request too: it ends a series of compressed writes. */
+    return bs->drv->co_pwritev_compressed(bs, offset, bytes, buf, errp);
+}
+
+bool bdrv_supports_persistent_bitmaps(BlockDriverState *bs)
+{
+    return bs->drv->list_bitmaps;
+}
+
+int bdrv_list_bitmaps(BlockDriverState *bs, Qcow2BitmapInfoList **list,
+                      Error **errp)
+{
+    *list = NULL;
+    if (!bs->drv->list_bitmaps) {
+        error_setg(errp, "Format driver '%s' does not support bitmaps",
+                   bs->drv->format_name);
+        return -ENOTSUP;
+    }
+    return bs->drv->list_bitmaps(bs, list, errp);
+}
+
+bool bdrv_format_can_compress(const char *fmt)
+{
+    const BlockDriver *drv = bdrv_find_format(fmt);
+
+    return drv && drv->co_pwritev_compressed;
+}
+
+int64_t bdrv_get_cluster_size(BlockDriverState *bs)
+{
+    g_autoptr(ImageInfo) info = NULL;
+
+    if (!bs->drv->get_info) {
+        return 0;
+    }
+    info = g_new0(ImageInfo, 1);
+    if (bs->drv->get_info(bs, info, NULL) < 0 || !info->has_cluster_size) {
+        return 0;
+    }
+    return info->cluster_size;
+}
+
 int bdrv_pwrite_zeroes(BlockDriverState *bs, int64_t offset, int64_t bytes,
                        int flags, Error **errp)
 {

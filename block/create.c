@@ -353,6 +353,44 @@ static int64_t backing_size(const char *filename, const char *backing,
     return size;
 }
 
+QDict *bdrv_create_opts_parse(const char *fmt, const char *options,
+                              int64_t size, const char *base_filename,
+                              const char *base_fmt, Error **errp)
+{
+    g_autoptr(GPtrArray) opts = NULL;
+    g_autoptr(QDict) values = qdict_new();
+    g_autofree char *size_str = NULL;
+
+    if (!create_opts_of(fmt)) {
+        error_setg(errp, "Unknown file format '%s'", fmt);
+        return NULL;
+    }
+    opts = create_opts_merged(fmt);
+    if (options && parse_opt_string(options, opts, values, errp) < 0) {
+        return NULL;
+    }
+    /* The sources' size wins over any -o size. */
+    size_str = g_strdup_printf("%" PRId64, size);
+    qdict_put_str(values, "size", size_str);
+    if (base_filename) {
+        if (!find_opt(opts, "backing_file")) {
+            error_setg(errp, "Backing file not supported for file format "
+                       "'%s'", fmt);
+            return NULL;
+        }
+        qdict_put_str(values, "backing_file", base_filename);
+    }
+    if (base_fmt) {
+        if (!find_opt(opts, "backing_fmt")) {
+            error_setg(errp, "Backing file format not supported for file "
+                       "format '%s'", fmt);
+            return NULL;
+        }
+        qdict_put_str(values, "backing_fmt", base_fmt);
+    }
+    return g_steal_pointer(&values);
+}
+
 int bdrv_img_create(const char *filename, const char *fmt,
                     const char *base_filename, const char *base_fmt,
                     const char *options, int64_t img_size, bool no_backing,
@@ -464,6 +502,16 @@ int bdrv_create_file_sized(const char *filename, uint64_t size,
         return -EIO;
     }
     ret = bdrv_file_preallocate(bs, 0, size, prealloc, errp);
+    if (ret == 0 && size && !strcmp(prealloc, "off")) {
+        /*
+         * 7.2 writes the first block of a new file (so that a later
+         * O_DIRECT open can probe the alignment): it reads as data.
+         */
+        uint64_t len = MIN(size, 4096);
+        g_autofree uint8_t *zeros = g_malloc0(len);
+
+        ret = bdrv_file_pwrite(bs, 0, len, zeros, errp);
+    }
     bdrv_unref(bs);
     return ret;
 }

@@ -238,19 +238,49 @@ int qcow2_co_preadv(BlockDriverState *bs, int64_t offset, int64_t bytes,
         error_setg(errp, "The external data file could not be opened");
         return -EIO;
     }
+    /*
+     * Data clusters that follow each other in the file are read with one
+     * read (a pending run: [run_host, run_host + run_len) into run_buf).
+     */
+    uint64_t run_host = 0, run_len = 0;
+    uint8_t *run_buf = NULL;
+
     while (bytes > 0) {
         Qcow2Mapping map;
         int ret = qcow2_get_mapping(bs, offset, bytes, &map, errp);
         if (ret < 0) {
             return ret;
         }
-        ret = qcow2_read_mapped(bs, offset, &map, p, errp);
-        if (ret < 0) {
-            return ret;
+        if (map.type == QCOW2_SUBCLUSTER_NORMAL && run_len &&
+            map.host_offset == run_host + run_len) {
+            run_len += map.bytes;
+        } else {
+            if (run_len) {
+                ret = bdrv_file_pread(s->data_file, run_host, run_len,
+                                      run_buf, errp);
+                if (ret < 0) {
+                    return ret;
+                }
+                run_len = 0;
+            }
+            if (map.type == QCOW2_SUBCLUSTER_NORMAL) {
+                run_host = map.host_offset;
+                run_len = map.bytes;
+                run_buf = p;
+            } else {
+                ret = qcow2_read_mapped(bs, offset, &map, p, errp);
+                if (ret < 0) {
+                    return ret;
+                }
+            }
         }
         p += map.bytes;
         offset += map.bytes;
         bytes -= map.bytes;
+    }
+    if (run_len) {
+        return bdrv_file_pread(s->data_file, run_host, run_len, run_buf,
+                               errp);
     }
     return 0;
 }

@@ -841,3 +841,43 @@ int qcow2_snapshot_delete(BlockDriverState *bs, const char *id,
     }
     return ret;
 }
+
+int qcow2_snapshot_load_tmp(BlockDriverState *bs, const char *id,
+                            const char *name, Error **errp)
+{
+    BDRVQcow2State *s = bs->opaque;
+    const Qcow2Snapshot *sn = NULL;
+    uint64_t *l1 = NULL;
+    int ret;
+
+    if (!bs->read_only) {
+        error_setg(errp, "Device '' is writable");
+        return -EINVAL;
+    }
+    for (uint32_t i = 0; i < s->nb_snapshots && !sn; i++) {
+        const Qcow2Snapshot *c = &s->snapshots[i];
+
+        if ((!id || !strcmp(c->id_str, id)) &&
+            (!name || !strcmp(c->name, name)) && (id || name)) {
+            sn = c;
+        }
+    }
+    if (!sn) {
+        error_setg(errp, "Can't find snapshot");
+        return -ENOENT;
+    }
+    ret = load_snapshot_l1(bs, sn, &l1, errp);
+    if (ret < 0) {
+        return ret;
+    }
+    /* Read-only from now on: the snapshot's view replaces the active one. */
+    g_free(s->l1_table);
+    s->l1_table = l1;
+    s->l1_size = sn->l1_size;
+    s->l1_held = sn->l1_size;
+    s->size = sn->disk_size;
+    bs->total_bytes = (int64_t)QEMU_ALIGN_DOWN(sn->disk_size,
+                                               BDRV_SECTOR_SIZE);
+    qcow2_map_cache_drop(bs);
+    return 0;
+}

@@ -89,7 +89,7 @@ static int write_data(BlockDriverState *bs, uint64_t host, uint64_t len,
 }
 
 /* The refusals every modifying request shares; marks lazy images dirty. */
-static int qcow2_prepare_write(BlockDriverState *bs, Error **errp)
+int qcow2_prepare_write(BlockDriverState *bs, Error **errp)
 {
     BDRVQcow2State *s = bs->opaque;
 
@@ -129,9 +129,9 @@ static int qcow2_prepare_write(BlockDriverState *bs, Error **errp)
     return 0;
 }
 
-static int write_l2_entry(BlockDriverState *bs, uint64_t l2_offset,
-                          uint64_t index, uint64_t entry, uint64_t bitmap,
-                          Error **errp)
+int qcow2_write_l2_entry(BlockDriverState *bs, uint64_t l2_offset,
+                         uint64_t index, uint64_t entry, uint64_t bitmap,
+                         Error **errp)
 {
     BDRVQcow2State *s = bs->opaque;
     uint8_t raw[L2E_SIZE_EXTENDED];
@@ -231,9 +231,9 @@ static int get_l2_table(BlockDriverState *bs, uint64_t offset, bool create,
 }
 
 /* The writable L2 table for guest @offset and its entry there. */
-static int load_l2_entry(BlockDriverState *bs, uint64_t offset,
-                         uint64_t *l2_offset, uint64_t *entry,
-                         uint64_t *bitmap, Error **errp)
+int qcow2_load_l2_entry(BlockDriverState *bs, uint64_t offset,
+                        uint64_t *l2_offset, uint64_t *entry,
+                        uint64_t *bitmap, Error **errp)
 {
     BDRVQcow2State *s = bs->opaque;
     int ret = get_l2_table(bs, offset, true, l2_offset, errp);
@@ -332,7 +332,7 @@ static int write_in_cluster(BlockDriverState *bs, uint64_t offset,
     int64_t alloc;
     int ret;
 
-    ret = load_l2_entry(bs, offset, &l2_offset, &entry, &bitmap, errp);
+    ret = qcow2_load_l2_entry(bs, offset, &l2_offset, &entry, &bitmap, errp);
     if (ret < 0) {
         return ret;
     }
@@ -407,8 +407,8 @@ static int write_in_cluster(BlockDriverState *bs, uint64_t offset,
         if (new_entry == entry && new_bitmap == bitmap) {
             return 0;
         }
-        return write_l2_entry(bs, l2_offset, index, new_entry, new_bitmap,
-                              errp);
+        return qcow2_write_l2_entry(bs, l2_offset, index, new_entry,
+                                    new_bitmap, errp);
     }
 
     /* A new cluster: with an external data file, at the guest offset. */
@@ -436,7 +436,8 @@ static int write_in_cluster(BlockDriverState *bs, uint64_t offset,
         new_bitmap = (uint64_t)(had | touched) |
                      ((uint64_t)(zero & ~(had | touched)) << 32);
     }
-    ret = write_l2_entry(bs, l2_offset, index, new_entry, new_bitmap, errp);
+    ret = qcow2_write_l2_entry(bs, l2_offset, index, new_entry, new_bitmap,
+                               errp);
     if (ret < 0) {
         return ret;
     }
@@ -635,7 +636,7 @@ static int zeroize_in_cluster(BlockDriverState *bs, uint64_t offset,
     bool release;
     int ret;
 
-    ret = load_l2_entry(bs, offset, &l2_offset, &entry, &bitmap, errp);
+    ret = qcow2_load_l2_entry(bs, offset, &l2_offset, &entry, &bitmap, errp);
     if (ret < 0) {
         return ret;
     }
@@ -667,7 +668,8 @@ static int zeroize_in_cluster(BlockDriverState *bs, uint64_t offset,
     if (new_entry == entry && new_bitmap == bitmap) {
         return 0;
     }
-    ret = write_l2_entry(bs, l2_offset, index, new_entry, new_bitmap, errp);
+    ret = qcow2_write_l2_entry(bs, l2_offset, index, new_entry, new_bitmap,
+                               errp);
     if (ret < 0) {
         return ret;
     }
@@ -813,7 +815,7 @@ int qcow2_co_pdiscard(BlockDriverState *bs, int64_t offset, int64_t bytes,
         if (!l2_offset && !bs->backing) {
             continue;           /* reads as zeros already */
         }
-        ret = load_l2_entry(bs, o, &l2_offset, &entry, &bitmap, errp);
+        ret = qcow2_load_l2_entry(bs, o, &l2_offset, &entry, &bitmap, errp);
         if (ret < 0) {
             return ret;
         }
@@ -833,8 +835,8 @@ int qcow2_co_pdiscard(BlockDriverState *bs, int64_t offset, int64_t bytes,
         if (new_entry == entry && new_bitmap == bitmap) {
             continue;
         }
-        ret = write_l2_entry(bs, l2_offset, index, new_entry, new_bitmap,
-                             errp);
+        ret = qcow2_write_l2_entry(bs, l2_offset, index, new_entry,
+                                   new_bitmap, errp);
         if (ret < 0) {
             return ret;
         }

@@ -623,6 +623,13 @@ static int qcow2_get_info(BlockDriverState *bs, ImageInfo *info,
     return 0;
 }
 
+static int qcow2_list_bitmaps(BlockDriverState *bs,
+                              Qcow2BitmapInfoList **list, Error **errp)
+{
+    *list = qcow2_get_bitmap_info_list(bs, errp);
+    return 0;
+}
+
 static ImageInfoSpecific *qcow2_get_specific_info(BlockDriverState *bs,
                                                   Error **errp)
 {
@@ -678,6 +685,7 @@ const BlockDriver bdrv_qcow2 = {
     .getlength = qcow2_getlength,
     .co_preadv = qcow2_co_preadv,
     .co_pwritev = qcow2_co_pwritev,
+    .co_pwritev_compressed = qcow2_co_pwritev_compressed,
     .co_pwrite_zeroes = qcow2_co_pwrite_zeroes,
     .co_pdiscard = qcow2_co_pdiscard,
     .co_flush = qcow2_co_flush,
@@ -686,8 +694,10 @@ const BlockDriver bdrv_qcow2 = {
     .create = qcow2_create,
     .snapshot_create = qcow2_snapshot_create,
     .snapshot_goto = qcow2_snapshot_goto,
+    .snapshot_load_tmp = qcow2_snapshot_load_tmp,
     .snapshot_delete = qcow2_snapshot_delete,
     .get_info = qcow2_get_info,
+    .list_bitmaps = qcow2_list_bitmaps,
     .snapshot_list = qcow2_snapshot_list,
     .get_specific_info = qcow2_get_specific_info,
     .check = qcow2_check,

@@ -277,6 +277,8 @@ typedef struct BDRVQcow2State {
     uint64_t *refcount_table;           /* host byte order */
     uint64_t refcount_table_size;       /* entries */
     uint64_t free_cluster_index;        /* allocation searches start here */
+    /* Next free byte of the cluster compressed data is packed into (0: none) */
+    uint64_t free_byte_offset;
     struct Qcow2RefblockCache *refblock_cache;
     bool set_dirty;             /* we set the dirty bit; clear at close */
     bool broken;                /* marked corrupt: requests fail */
@@ -465,6 +467,12 @@ int qcow2_snapshot_list(BlockDriverState *bs, SnapshotInfoList **list,
 /* Creating, applying and deleting internal snapshots (qcow2-snapshot.c) */
 int qcow2_snapshot_create(BlockDriverState *bs, const char *name,
                           Error **errp);
+/*
+ * Makes a read-only image show snapshot @id and/or @name (qemu-img
+ * convert -l): "Can't find snapshot" with -ENOENT when none matches.
+ */
+int qcow2_snapshot_load_tmp(BlockDriverState *bs, const char *id,
+                            const char *name, Error **errp);
 int qcow2_snapshot_goto(BlockDriverState *bs, const char *name,
                         Error **errp);
 int qcow2_snapshot_delete(BlockDriverState *bs, const char *id,
@@ -607,6 +615,15 @@ int qcow2_co_preadv(BlockDriverState *bs, int64_t offset, int64_t bytes,
                     void *buf, Error **errp);
 
 /* Guest writes, zeroes, discard, flush, resize (qcow2-write.c) */
+/* The refusals every modifying request shares; marks lazy images dirty. */
+int qcow2_prepare_write(BlockDriverState *bs, Error **errp);
+/* The writable L2 table for guest @offset (created or copied) and its entry. */
+int qcow2_load_l2_entry(BlockDriverState *bs, uint64_t offset,
+                        uint64_t *l2_offset, uint64_t *entry,
+                        uint64_t *bitmap, Error **errp);
+int qcow2_write_l2_entry(BlockDriverState *bs, uint64_t l2_offset,
+                         uint64_t index, uint64_t entry, uint64_t bitmap,
+                         Error **errp);
 int qcow2_co_pwritev(BlockDriverState *bs, int64_t offset, int64_t bytes,
                      const void *buf, Error **errp);
 int qcow2_co_pwrite_zeroes(BlockDriverState *bs, int64_t offset,
@@ -617,6 +634,10 @@ int qcow2_co_flush(BlockDriverState *bs, Error **errp);
 int qcow2_co_truncate(BlockDriverState *bs, int64_t offset, Error **errp);
 /* Clears the dirty bit we set and frees the write state (at close). */
 int qcow2_write_close(BlockDriverState *bs, Error **errp);
+
+/* Compressed cluster writes (qcow2-compress.c) */
+int qcow2_co_pwritev_compressed(BlockDriverState *bs, int64_t offset,
+                                int64_t bytes, const void *buf, Error **errp);
 
 /*
  * Block status for map and qemu-io (qcow2-map.c), QEMU 7.2's answers:

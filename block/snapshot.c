@@ -103,3 +103,30 @@ int bdrv_snapshot_delete(BlockDriverState *bs, const char *name,
     ret = bs->drv->snapshot_delete(bs, found->id, found->name, errp);
     return ret < 0 ? ret : bdrv_flush(bs, errp);
 }
+
+int bdrv_snapshot_load_tmp(BlockDriverState *bs, const char *id,
+                           const char *name, Error **errp)
+{
+    if (!bs->drv->snapshot_load_tmp) {
+        error_setg(errp, "Block format '%s' used by device '' does not "
+                   "support temporarily loading internal snapshots",
+                   bs->drv->format_name);
+        return -ENOTSUP;
+    }
+    return bs->drv->snapshot_load_tmp(bs, id, name, errp);
+}
+
+int bdrv_snapshot_load_tmp_by_id_or_name(BlockDriverState *bs,
+                                         const char *id_or_name,
+                                         Error **errp)
+{
+    Error *local_err = NULL;
+    int ret = bdrv_snapshot_load_tmp(bs, id_or_name, NULL, &local_err);
+
+    if (ret == -ENOENT) {
+        error_free(local_err);
+        return bdrv_snapshot_load_tmp(bs, NULL, id_or_name, errp);
+    }
+    error_propagate(errp, local_err);
+    return ret;
+}

@@ -128,6 +128,11 @@ suite "map vs qemu-img 7.2" \
 suite "map vs qemu-img 7.2 (ASan+UBSan)" \
     env QEMU_IMG="$build_san/qemu-img" ASAN_OPTIONS=detect_leaks=1 \
     UBSAN_OPTIONS=halt_on_error=1 "$top/tests/interop/run-map.sh"
+suite "convert vs qemu-img 7.2" \
+    env QEMU_IMG="$build/qemu-img" "$top/tests/interop/run-convert.sh"
+suite "convert vs qemu-img 7.2 (ASan+UBSan)" \
+    env QEMU_IMG="$build_san/qemu-img" ASAN_OPTIONS=detect_leaks=1 \
+    UBSAN_OPTIONS=halt_on_error=1 "$top/tests/interop/run-convert.sh"
 suite "snapshot vs qemu-img 7.2" \
     env QEMU_IMG="$build/qemu-img" "$top/tests/interop/run-snapshot.sh"
 suite "snapshot vs qemu-img 7.2 (ASan+UBSan)" \

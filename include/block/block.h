@@ -60,6 +60,27 @@ int bdrv_pread(BlockDriverState *bs, int64_t offset, int64_t bytes,
  */
 int bdrv_pwrite(BlockDriverState *bs, int64_t offset, int64_t bytes,
                 const void *buf, Error **errp);
+/*
+ * A compressed write (qemu-io write -c, qemu-img convert -c): whole
+ * clusters from a cluster boundary (the last may end with the image),
+ * onto clusters nothing is allocated for yet.  -ENOTSUP for a format
+ * without compression.  An empty write ends a series of them (the image
+ * file is padded to whole sectors, as 7.2 leaves it after convert -c).
+ */
+int bdrv_pwrite_compressed(BlockDriverState *bs, int64_t offset,
+                           int64_t bytes, const void *buf, Error **errp);
+/* Whether @bs's format can hold persistent dirty bitmaps. */
+bool bdrv_supports_persistent_bitmaps(BlockDriverState *bs);
+/*
+ * The persistent bitmaps of @bs (not of its backing files), as `info`
+ * shows them (NULL: none); -ENOTSUP for a format without bitmaps.
+ */
+int bdrv_list_bitmaps(BlockDriverState *bs, Qcow2BitmapInfoList **list,
+                      Error **errp);
+/* Whether format @fmt can write compressed clusters. */
+bool bdrv_format_can_compress(const char *fmt);
+/* Cluster size of @bs for its format (0: none, as raw). */
+int64_t bdrv_get_cluster_size(BlockDriverState *bs);
 /* Makes [offset, offset + bytes) read as zeros (qemu-io write -z). */
 int bdrv_pwrite_zeroes(BlockDriverState *bs, int64_t offset, int64_t bytes,
                        int flags, Error **errp);
@@ -124,6 +145,15 @@ int bdrv_img_create(const char *filename, const char *fmt,
                     const char *base_filename, const char *base_fmt,
                     const char *options, int64_t img_size, bool no_backing,
                     bool quiet, Error **errp);
+/*
+ * qemu-img convert's first step: the -o @options of @fmt (and of the
+ * file protocol) checked, "size" set to @size, and the backing file and
+ * format (-B, -F; may be NULL) added.  Returns the values for
+ * bdrv_create(), or NULL with @errp set.
+ */
+QDict *bdrv_create_opts_parse(const char *fmt, const char *options,
+                              int64_t size, const char *base_filename,
+                              const char *base_fmt, Error **errp);
 /* -o help: the options of @fmt (with the protocol's when @filename). */
 int bdrv_create_print_help(const char *fmt, const char *filename,
                            Error **errp);
@@ -144,6 +174,16 @@ int bdrv_snapshot_create(BlockDriverState *bs, const char *name,
 int bdrv_snapshot_goto(BlockDriverState *bs, const char *name, Error **errp);
 int bdrv_snapshot_delete(BlockDriverState *bs, const char *name,
                          Error **errp);
+/*
+ * qemu-img convert -l: the image (opened read-only) shows the snapshot
+ * with ID @id and/or name @name from now on.  _by_id_or_name tries
+ * @id_or_name as an ID first, then as a name.
+ */
+int bdrv_snapshot_load_tmp(BlockDriverState *bs, const char *id,
+                           const char *name, Error **errp);
+int bdrv_snapshot_load_tmp_by_id_or_name(BlockDriverState *bs,
+                                         const char *id_or_name,
+                                         Error **errp);
 /* The snapshots as 7.2 lists them (NULL: none); -ENOTSUP for raw. */
 int bdrv_snapshot_list(BlockDriverState *bs, SnapshotInfoList **list,
                        Error **errp);

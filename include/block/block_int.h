@@ -62,6 +62,13 @@ struct BlockDriver {
     /* Guest writes: format drivers (bounds already checked). */
     int (*co_pwritev)(BlockDriverState *bs, int64_t offset, int64_t bytes,
                       const void *buf, Error **errp);
+    /*
+     * Compressed guest writes: whole clusters at a cluster boundary (the
+     * last one may end with the image), onto unallocated clusters.
+     */
+    int (*co_pwritev_compressed)(BlockDriverState *bs, int64_t offset,
+                                 int64_t bytes, const void *buf,
+                                 Error **errp);
     int (*co_pwrite_zeroes)(BlockDriverState *bs, int64_t offset,
                             int64_t bytes, int flags, Error **errp);
     int (*co_pdiscard)(BlockDriverState *bs, int64_t offset, int64_t bytes,
@@ -73,11 +80,17 @@ struct BlockDriver {
     int (*co_block_status)(BlockDriverState *bs, int64_t offset,
                            int64_t bytes, int64_t *pnum, int64_t *map,
                            BlockDriverState **file, Error **errp);
+    /* Persistent bitmaps, when the format can hold them (NULL: none). */
+    int (*list_bitmaps)(BlockDriverState *bs, Qcow2BitmapInfoList **list,
+                        Error **errp);
     /* Internal snapshots (see bdrv_snapshot_create() and friends). */
     int (*snapshot_create)(BlockDriverState *bs, const char *name,
                            Error **errp);
     int (*snapshot_goto)(BlockDriverState *bs, const char *name,
                          Error **errp);
+    /* A read-only view of a snapshot (see bdrv_snapshot_load_tmp()). */
+    int (*snapshot_load_tmp)(BlockDriverState *bs, const char *id,
+                             const char *name, Error **errp);
     /* Deletes the snapshot whose ID and name are both @id and @name. */
     int (*snapshot_delete)(BlockDriverState *bs, const char *id,
                            const char *name, Error **errp);

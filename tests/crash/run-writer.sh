@@ -37,7 +37,8 @@
 # persistent bitmaps, marked in use at open and stored at close), each with a
 # fixed list of qemu-io commands (write -P, partial-cluster and unaligned
 # writes, writes across clusters, write -f, write -z, write -z -u,
-# discard, a flush every 2 to 4 commands), fed on stdin.
+# discard, and in the compress* workloads write -c, a flush every 2 to 4
+# commands), fed on stdin.
 # Per workload:
 #   - the reference qemu-io runs each command on its own copy: the guest
 #     data after every command (per 512-byte sector, reference convert);

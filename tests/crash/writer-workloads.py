@@ -50,6 +50,7 @@ class Gen:
         self.hot = min(hot, size)
         self.ops = ops
         self.pattern = 0
+        self.compressed = 0     # compressed clusters written
 
     def next_pattern(self):
         # 1..254, skipping the backing file's 0xa0..0xaf for clarity
@@ -115,6 +116,13 @@ class Gen:
         if op == 'discard':
             off, n = self.clusters() if r.random() < .8 else self.spanning()
             return 'discard %d %d' % (off, n)
+        if op == 'compress':
+            # One cluster past the hot region, never allocated before
+            # (a compressed write cannot replace an allocated cluster)
+            off = self.hot + self.compressed * self.cluster
+            self.compressed += 1
+            return 'write -c -P %d %d %d' % (self.next_pattern(), off,
+                                             self.cluster)
         raise ValueError(op)
 
     def workload(self, ncmds, lead=()):
@@ -175,11 +183,18 @@ def workloads():
         ('bitmaps', '', 16 * MiB, 64 * KiB, False, 2 * MiB, 30),
         ('bitmaps-c512', 'cluster_size=512', 4 * MiB, 512, False,
          64 * KiB, 30),
+        # compressed writes (qemu-io write -c) among the others
+        ('compress', '', 16 * MiB, 64 * KiB, False, 1 * MiB, 36),
+        ('compress-512-rb1', 'cluster_size=512,refcount_bits=1', 4 * MiB,
+         512, False, 32 * KiB, 36),
+        ('compress-backing', '', 8 * MiB, 64 * KiB, True, 5 * MiB, 30),
     ]
     out = {}
     for name, opts, size, cluster, backing, hot, n in defs:
         rng = random.Random('writer:' + name)
-        g = Gen(rng, cluster, size, hot, ALL_OPS)
+        ops = ALL_OPS + ['compress'] * 4 if name.startswith('compress') \
+            else ALL_OPS
+        g = Gen(rng, cluster, size, hot, ops)
         lead = ()
         if name.startswith('grow'):
             # 512-byte clusters with 64-bit refcounts: one refcount

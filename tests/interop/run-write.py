@@ -26,6 +26,7 @@ Check the runner itself with QEMU_IO=/usr/bin/qemu-io: every case passes.
 
 import fnmatch
 import os
+import random
 import re
 import shutil
 import struct
@@ -70,6 +71,31 @@ SHARED = ['write -P 4 4k 4k', 'write -P 5 60k 8k', 'write -z 128k 64k',
           'write -z -u 192k 64k', 'discard 1M 64k', 'write -P 6 2M 4k',
           'read -P 4 4k 4k', 'read -P 1 8k 52k']
 
+
+
+def compress_workload(cs):
+    """Compressed writes, one cluster each (7.2 places the clusters of a
+    longer request in the order its threads finish): packing, runs into
+    the next host cluster (and a normal cluster allocated in between),
+    refused requests, a freed compressed cluster, an uncompressible one
+    written as it is."""
+    return ['write -c -P 1 0 %d' % cs, 'write -c -P 2 %d %d' % (cs, cs),
+            'write -c -P 3 %d %d' % (2 * cs, cs),
+            'write -c 512 %d' % cs, 'write -c -P 4 0 %d' % cs,
+            'write -c -z %d %d' % (4 * cs, cs),
+            'write -P 5 %d %d' % (5 * cs, cs),
+            'write -c -s random.bin %d %d' % (6 * cs, cs),
+            'discard %d %d' % (cs, cs), 'write -c -P 6 %d %d' % (cs, cs),
+            'write -c -P 7 %d %d' % (7 * cs, cs),
+            'write -c -s half.bin %d %d' % (8 * cs, cs),
+            'write -c -s half.bin %d %d' % (9 * cs, cs),
+            'write -P 8 %d %d' % (10 * cs, cs),
+            'write -c -s half.bin %d %d' % (11 * cs, cs),
+            'write -c -s half.bin %d %d' % (12 * cs, cs),
+            'read -P 6 %d %d' % (cs, cs), 'read -P 1 0 %d' % cs,
+            'read -P 3 %d %d' % (2 * cs, cs)]
+
+
 CASES = [
     # name, create options, size, backing workload (True: BACKING),
     # workload, layout may differ
@@ -104,6 +130,22 @@ CASES = [
      COMPRESSED_PREP),
     ('compressed-zstd', 'compression_type=zstd', '64M', False, OVERWRITE,
      False, COMPRESSED_PREP),
+    ('write-c', '', '64M', False, compress_workload(65536), False),
+    ('write-c-zstd', 'compression_type=zstd', '64M', False,
+     compress_workload(65536), False),
+    ('write-c-4k', 'cluster_size=4k', '64M', False,
+     compress_workload(4096), False),
+    ('write-c-512', 'cluster_size=512', '64M', False,
+     compress_workload(512), False),
+    ('write-c-rc1-4k', 'cluster_size=4k,refcount_bits=1', '64M', False,
+     compress_workload(4096), False),
+    ('write-c-extl2', 'extended_l2=on', '64M', False,
+     compress_workload(65536), False),
+    ('write-c-v2', 'compat=0.10', '64M', False, compress_workload(65536),
+     False),
+    ('write-c-backing', '', '64M', True, compress_workload(65536), False),
+    ('write-c-tail', '', '2560', False,
+     ['write -c -P 1 0 2560', 'read -P 1 0 2560'], False),
     ('snapshot-shared', '', '64M', False, SHARED, False, SNAPSHOT_PREP),
     ('snapshot-shared-512', 'cluster_size=512', '64M', False, SHARED, False,
      SNAPSHOT_PREP),
@@ -175,6 +217,16 @@ def one_case(work, case):
     # Built once, then copied: the set-up (snapshot dates) must not differ.
     sd = os.path.join(d, 'ref')
     os.makedirs(sd)
+    # Data that does not compress, the same every run (write -s).
+    rnd = random.Random(7)
+    with open(os.path.join(sd, 'random.bin'), 'wb') as f:
+        f.write(bytes(rnd.getrandbits(8) for _ in range(65536)))
+    # Data that compresses to about two thirds: two such clusters do not
+    # fit in one host cluster (the packing runs on into the next one).
+    with open(os.path.join(sd, 'half.bin'), 'wb') as f:
+        for _ in range(256):
+            f.write(bytes(rnd.getrandbits(8) for _ in range(160)))
+            f.write(bytes(96))
     if backing:
         subprocess.run([REF_QEMU_IMG, 'create', '-q', '-f', 'qcow2',
                         'base.qcow2', size], cwd=sd, check=True)
