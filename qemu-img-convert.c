@@ -174,9 +174,24 @@ static bool bitmap_in_use(const Qcow2BitmapInfo *bm)
     return false;
 }
 
+/*
+ * The bitmaps of @list (the file's order) in the order 7.2 visits them:
+ * it keeps the bitmaps of an image newest first.
+ */
+static GPtrArray *newest_first(Qcow2BitmapInfoList *list)
+{
+    GPtrArray *a = g_ptr_array_new();
+
+    for (; list; list = list->next) {
+        g_ptr_array_insert(a, 0, list->value);
+    }
+    return a;
+}
+
 static int convert_check_bitmaps(BlockDriverState *src, bool skip_broken)
 {
     Qcow2BitmapInfoList *list = NULL;
+    g_autoptr(GPtrArray) order = NULL;
     Error *local_err = NULL;
     int ret = 0;
 
@@ -188,10 +203,12 @@ static int convert_check_bitmaps(BlockDriverState *src, bool skip_broken)
         error_report_err(local_err);
         return -1;
     }
-    for (Qcow2BitmapInfoList *l = list; l && !ret; l = l->next) {
-        if (!skip_broken && bitmap_in_use(l->value)) {
-            error_report("Cannot copy inconsistent bitmap '%s'",
-                         l->value->name);
+    order = newest_first(list);
+    for (guint i = 0; i < order->len && !ret; i++) {
+        Qcow2BitmapInfo *bm = g_ptr_array_index(order, i);
+
+        if (!skip_broken && bitmap_in_use(bm)) {
+            error_report("Cannot copy inconsistent bitmap '%s'", bm->name);
             error_printf("Try --skip-broken-bitmaps, or use 'qemu-img bitmap "
                          "--remove' to delete it\n");
             ret = -1;
@@ -201,17 +218,27 @@ static int convert_check_bitmaps(BlockDriverState *src, bool skip_broken)
     return ret;
 }
 
+static bool bitmap_enabled(const Qcow2BitmapInfo *bm)
+{
+    for (Qcow2BitmapInfoFlagsList *f = bm->flags; f; f = f->next) {
+        if (f->value == QCOW2_BITMAP_INFO_FLAGS_AUTO) {
+            return true;
+        }
+    }
+    return false;
+}
+
 /*
  * After the data: the source's persistent bitmaps into the target, each
- * with its granularity and enabled state (inconsistent ones skipped,
- * with a warning, when @skip_broken).  Writing bitmaps into an image is
- * not available in this implementation yet, so the first bitmap to copy
- * is refused here; with none there is nothing to do.
+ * with its granularity and enabled state, then filled by a merge
+ * (inconsistent ones skipped, with a warning, when @skip_broken).  They
+ * are stored when the target is closed.
  */
 static int convert_copy_bitmaps(BlockDriverState *src, BlockDriverState *dst,
                                 bool skip_broken)
 {
     Qcow2BitmapInfoList *list = NULL;
+    g_autoptr(GPtrArray) order = NULL;
     Error *local_err = NULL;
     int ret = 0;
 
@@ -219,13 +246,28 @@ static int convert_copy_bitmaps(BlockDriverState *src, BlockDriverState *dst,
         error_report_err(local_err);
         return -1;
     }
-    for (Qcow2BitmapInfoList *l = list; l && !ret; l = l->next) {
-        if (skip_broken && bitmap_in_use(l->value)) {
-            warn_report("Skipping inconsistent bitmap '%s'", l->value->name);
+    order = newest_first(list);
+    for (guint i = 0; i < order->len && !ret; i++) {
+        Qcow2BitmapInfo *bm = g_ptr_array_index(order, i);
+        const char *name = bm->name;
+
+        if (skip_broken && bitmap_in_use(bm)) {
+            warn_report("Skipping inconsistent bitmap '%s'", name);
             continue;
         }
-        error_report("--bitmaps is not supported yet");
-        ret = -1;
+        if (bdrv_bitmap_add(dst, name, bm->granularity, &local_err) < 0 ||
+            (!bitmap_enabled(bm) &&
+             bdrv_bitmap_set_enabled(dst, name, false, &local_err) < 0)) {
+            error_prepend(&local_err, "Failed to create bitmap %s: ", name);
+            error_report_err(local_err);
+            ret = -1;
+        } else if (bdrv_bitmap_merge(dst, name, src, name, &local_err) < 0) {
+            error_prepend(&local_err, "Failed to populate bitmap %s: ",
+                          name);
+            error_report_err(local_err);
+            bdrv_bitmap_remove(dst, name, NULL);
+            ret = -1;
+        }
     }
     qapi_free_Qcow2BitmapInfoList(list);
     return ret;
@@ -1149,6 +1191,15 @@ int img_convert(int argc, char **argv)
     }
     if (ret == 0 && !stop && o.bitmaps) {
         ret = convert_copy_bitmaps(s.src[0], s.target, o.skip_broken);
+        if (ret == 0) {
+            /* Stored now, so that an error can be reported. */
+            Error *local_err = NULL;
+
+            ret = bdrv_inactivate(s.target, &local_err);
+            if (ret < 0) {
+                error_report_err(local_err);
+            }
+        }
     }
     if (ret == 0 && s.target && o.cache && strcmp(o.cache, "unsafe")) {
         /* 7.2's default cache mode for the target, unsafe, never flushes */

@@ -563,23 +563,6 @@ int bdrv_pwrite_compressed(BlockDriverState *bs, int64_t offset,
     return bs->drv->co_pwritev_compressed(bs, offset, bytes, buf, errp);
 }
 
-bool bdrv_supports_persistent_bitmaps(BlockDriverState *bs)
-{
-    return bs->drv->list_bitmaps;
-}
-
-int bdrv_list_bitmaps(BlockDriverState *bs, Qcow2BitmapInfoList **list,
-                      Error **errp)
-{
-    *list = NULL;
-    if (!bs->drv->list_bitmaps) {
-        error_setg(errp, "Format driver '%s' does not support bitmaps",
-                   bs->drv->format_name);
-        return -ENOTSUP;
-    }
-    return bs->drv->list_bitmaps(bs, list, errp);
-}
-
 bool bdrv_format_can_compress(const char *fmt)
 {
     const BlockDriver *drv = bdrv_find_format(fmt);

@@ -21,6 +21,23 @@ char *bdrv_node_name(BlockDriverState *bs)
     return g_strdup_printf("#block1%02d", g_random_int_range(0, 100));
 }
 
+bool bdrv_supports_persistent_bitmaps(BlockDriverState *bs)
+{
+    return ops(bs) != NULL;
+}
+
+int bdrv_list_bitmaps(BlockDriverState *bs, Qcow2BitmapInfoList **list,
+                      Error **errp)
+{
+    *list = NULL;
+    if (!ops(bs)) {
+        error_setg(errp, "Format driver '%s' does not support bitmaps",
+                   bs->drv->format_name);
+        return -ENOTSUP;
+    }
+    return ops(bs)->list(bs, list, errp);
+}
+
 bool bdrv_has_bitmaps(BlockDriverState *bs)
 {
     return ops(bs) && ops(bs)->any(bs);

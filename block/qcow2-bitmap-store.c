@@ -327,6 +327,7 @@ static int qcow2_bitmap_add(BlockDriverState *bs, const char *name,
         .name = g_strdup(name),
         .granularity_bits = gran_bits,
         .enabled = true,
+        .created = true,
         .nb_bits = nb_bits_for(s, gran_bits),
     };
     bm->bits = g_malloc0(MAX(bits_bytes(bm->nb_bits), 1));
@@ -469,6 +470,13 @@ static int qcow2_bitmap_get(BlockDriverState *bs, const char *name,
     }
     error_setg(errp, "Dirty bitmap '%s' not found", name);
     return -ENOENT;
+}
+
+static int qcow2_bitmap_list(BlockDriverState *bs, Qcow2BitmapInfoList **list,
+                             Error **errp)
+{
+    *list = qcow2_get_bitmap_info_list(bs, errp);
+    return 0;
 }
 
 static bool qcow2_bitmap_any(BlockDriverState *bs)
@@ -748,6 +756,30 @@ static int free_pending(BlockDriverState *bs, Error **errp)
     return 0;
 }
 
+/*
+ * The order 7.2 stores bitmaps in: those of the file as they are there,
+ * then those created since it was opened, the newest first (7.2 keeps
+ * its bitmaps newest first, and appends the ones the file lacks).
+ */
+static void put_created_last(BDRVQcow2State *s)
+{
+    g_autofree Qcow2DirtyBitmap *order =
+        g_new(Qcow2DirtyBitmap, MAX(s->nb_dirty_bitmaps, 1));
+    uint32_t n = 0;
+
+    for (uint32_t i = 0; i < s->nb_dirty_bitmaps; i++) {
+        if (!s->dirty_bitmaps[i].created) {
+            order[n++] = s->dirty_bitmaps[i];
+        }
+    }
+    for (uint32_t i = s->nb_dirty_bitmaps; i-- > 0;) {
+        if (s->dirty_bitmaps[i].created) {
+            order[n++] = s->dirty_bitmaps[i];
+        }
+    }
+    memcpy(s->dirty_bitmaps, order, n * sizeof(*order));
+}
+
 int qcow2_dirty_bitmaps_store(BlockDriverState *bs, Error **errp)
 {
     BDRVQcow2State *s = bs->opaque;
@@ -769,6 +801,7 @@ int qcow2_dirty_bitmaps_store(BlockDriverState *bs, Error **errp)
         s->bitmaps_rw = false;
         return free_pending(bs, errp);
     }
+    put_created_last(s);
     for (uint32_t i = 0; i < s->nb_dirty_bitmaps; i++) {
         Qcow2DirtyBitmap *bm = &s->dirty_bitmaps[i];
 
@@ -803,6 +836,7 @@ const BdrvBitmapOps qcow2_bitmap_ops = {
     .clear = qcow2_bitmap_clear,
     .set_enabled = qcow2_bitmap_set_enabled,
     .get = qcow2_bitmap_get,
+    .list = qcow2_bitmap_list,
     .any = qcow2_bitmap_any,
     .runs = qcow2_bitmap_runs,
     .merge = qcow2_bitmap_merge,

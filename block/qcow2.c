@@ -623,13 +623,6 @@ static int qcow2_get_info(BlockDriverState *bs, ImageInfo *info,
     return 0;
 }
 
-static int qcow2_list_bitmaps(BlockDriverState *bs,
-                              Qcow2BitmapInfoList **list, Error **errp)
-{
-    *list = qcow2_get_bitmap_info_list(bs, errp);
-    return 0;
-}
-
 static ImageInfoSpecific *qcow2_get_specific_info(BlockDriverState *bs,
                                                   Error **errp)
 {
@@ -697,7 +690,6 @@ const BlockDriver bdrv_qcow2 = {
     .snapshot_load_tmp = qcow2_snapshot_load_tmp,
     .snapshot_delete = qcow2_snapshot_delete,
     .get_info = qcow2_get_info,
-    .list_bitmaps = qcow2_list_bitmaps,
     .snapshot_list = qcow2_snapshot_list,
     .get_specific_info = qcow2_get_specific_info,
     .check = qcow2_check,

@@ -194,6 +194,7 @@ typedef struct Qcow2DirtyBitmap {
     uint8_t granularity_bits;
     bool enabled;               /* "auto": guest writes dirty it */
     bool inconsistent;          /* in use on disk at open: kept as it is */
+    bool created;               /* since the image was opened */
     uint64_t nb_bits;
     uint8_t *bits;              /* serialized order; NULL if inconsistent */
     /* On disk: its table, and the data clusters that table points to. */

@@ -23,6 +23,9 @@ typedef struct BdrvBitmapOps {
                        Error **errp);
     int (*get)(BlockDriverState *bs, const char *name, BdrvBitmapData *out,
                Error **errp);
+    /* The bitmaps in the file, as `info` lists them. */
+    int (*list)(BlockDriverState *bs, Qcow2BitmapInfoList **list,
+                Error **errp);
     /* Whether the node has bitmaps in memory (a read-write open). */
     bool (*any)(BlockDriverState *bs);
     int (*runs)(BlockDriverState *bs, const char *name,
@@ -80,9 +83,6 @@ struct BlockDriver {
     int (*co_block_status)(BlockDriverState *bs, int64_t offset,
                            int64_t bytes, int64_t *pnum, int64_t *map,
                            BlockDriverState **file, Error **errp);
-    /* Persistent bitmaps, when the format can hold them (NULL: none). */
-    int (*list_bitmaps)(BlockDriverState *bs, Qcow2BitmapInfoList **list,
-                        Error **errp);
     /* Internal snapshots (see bdrv_snapshot_create() and friends). */
     int (*snapshot_create)(BlockDriverState *bs, const char *name,
                            Error **errp);

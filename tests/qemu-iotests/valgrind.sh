@@ -4,7 +4,7 @@
 # of uninitialised memory, or a definite or indirect leak.
 #
 #   tests/qemu-iotests/valgrind.sh [BUILD_DIR] [FORMAT...]
-#       (default: build, qcow2 raw)
+#       (default: build, qcow2 raw; IOTESTS="NAME..." runs only those)
 #
 # Each tool runs as itself under valgrind (the wrappers exec it); the logs
 # go to a temporary directory, one per process.  The iotests compare their
@@ -31,7 +31,7 @@ done
 for fmt in $formats; do
     (cd "$top/tests/qemu-iotests" &&
      QEMU_IMG_PROG="$work/qemu-img" QEMU_IO_PROG="$work/qemu-io" \
-         ./check -"$fmt" | tail -n 1 | sed "s/^/iotests -$fmt (not counted): /")
+         ./check -"$fmt" ${IOTESTS:-} | tail -n 1 | sed "s/^/iotests -$fmt (not counted): /")
 done
 total=$(find "$work" -name 'log.*' | wc -l)
 bad=$(find "$work" -name 'log.*' -size +0 | wc -l)
