@@ -160,18 +160,20 @@ static bool parse_coroutines(const char *arg)
  * Bitmaps
  */
 
-/*
- * Before anything is created: the source must be able to hold bitmaps,
- * and every bitmap to copy must be consistent (unless skipped).
- */
-static bool bitmap_in_use(const Qcow2BitmapInfo *bm)
+static bool bitmap_has_flag(const Qcow2BitmapInfo *bm,
+                            Qcow2BitmapInfoFlags flag)
 {
     for (Qcow2BitmapInfoFlagsList *f = bm->flags; f; f = f->next) {
-        if (f->value == QCOW2_BITMAP_INFO_FLAGS_IN_USE) {
+        if (f->value == flag) {
             return true;
         }
     }
     return false;
+}
+
+static bool bitmap_in_use(const Qcow2BitmapInfo *bm)
+{
+    return bitmap_has_flag(bm, QCOW2_BITMAP_INFO_FLAGS_IN_USE);
 }
 
 /*
@@ -188,6 +190,10 @@ static GPtrArray *newest_first(Qcow2BitmapInfoList *list)
     return a;
 }
 
+/*
+ * Before anything is created: the source must be able to hold bitmaps,
+ * and every bitmap to copy must be consistent (unless skipped).
+ */
 static int convert_check_bitmaps(BlockDriverState *src, bool skip_broken)
 {
     Qcow2BitmapInfoList *list = NULL;
@@ -218,16 +224,6 @@ static int convert_check_bitmaps(BlockDriverState *src, bool skip_broken)
     return ret;
 }
 
-static bool bitmap_enabled(const Qcow2BitmapInfo *bm)
-{
-    for (Qcow2BitmapInfoFlagsList *f = bm->flags; f; f = f->next) {
-        if (f->value == QCOW2_BITMAP_INFO_FLAGS_AUTO) {
-            return true;
-        }
-    }
-    return false;
-}
-
 /*
  * After the data: the source's persistent bitmaps into the target, each
  * with its granularity and enabled state, then filled by a merge
@@ -256,7 +252,7 @@ static int convert_copy_bitmaps(BlockDriverState *src, BlockDriverState *dst,
             continue;
         }
         if (bdrv_bitmap_add(dst, name, bm->granularity, &local_err) < 0 ||
-            (!bitmap_enabled(bm) &&
+            (!bitmap_has_flag(bm, QCOW2_BITMAP_INFO_FLAGS_AUTO) &&
              bdrv_bitmap_set_enabled(dst, name, false, &local_err) < 0)) {
             error_prepend(&local_err, "Failed to create bitmap %s: ", name);
             error_report_err(local_err);
