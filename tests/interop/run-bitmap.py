@@ -392,6 +392,25 @@ def main():
                                     "    ours: %s" % (theirs, mine))
                 result("%s: %s bitmap %s read by both" % (scen, side, name),
                        problems)
+        # 7.2's convert --bitmaps copies the bitmaps we wrote.
+        names = bitmap_names("o.img", cwd)
+        if names:
+            problems = []
+            out, err, rc = run([REF["img"], "convert", "--bitmaps",
+                                "--skip-broken-bitmaps", "-O", "qcow2",
+                                "o.img", "copy.img"], cwd)
+            if rc != 0:
+                problems.append("7.2 convert --bitmaps: exit %d %r" %
+                                (rc, err[:300]))
+            else:
+                for name in names:
+                    if our_ranges("o.img", name, cwd) != \
+                       our_ranges("copy.img", name, cwd):
+                        problems.append("bitmap %s differs in 7.2's copy" %
+                                        name)
+            os.unlink(os.path.join(cwd, "copy.img"))
+            result("%s: 7.2's convert --bitmaps copies our bitmaps" % scen,
+                   problems)
     shutil.rmtree(work)
     print("%d passed, %d failed" % (passed, failed))
     return 1 if failed else 0
