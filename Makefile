@@ -1,5 +1,6 @@
 # qcow2-tools: the two commands that do everything are
 #   make run     build, make a demo image, show its `qemu-img check -M` map
+#                (and what its enabled bitmap recorded)
 #   make check   build, then every test suite (also under ASan/UBSan)
 #
 # `make run IMG=path` shows your own image instead of the demo.
@@ -35,6 +36,7 @@ else
 	cd $(DEMO_DIR) && ../qemu-img info --backing-chain demo.qcow2
 	cd $(DEMO_DIR) && ../qemu-img check -M demo.qcow2
 	cd $(DEMO_DIR) && ../qemu-img check -M --output=json demo.qcow2
+	cd $(DEMO_DIR) && ../qemu-img map --bitmap backup-inc demo.qcow2
 endif
 
 # Every suite prints "N passed, N failed"; run-checks.sh adds them up

@@ -4,16 +4,12 @@
 # and two bitmaps, one of them with serialized data.
 #
 # Our own qemu-img and qemu-io build it (QEMU_IMG, QEMU_IO: default the
-# build directory's).  Persistent bitmaps are not ours yet: the system's
-# qemu-img adds them, and the system's qemu-io makes the last write so
-# that the enabled bitmap records it.
+# build directory's); the last write is recorded by the enabled bitmap.
 set -eu
 dir=$1
 top=$(cd "$(dirname "$0")/.." && pwd)
 img=$(realpath "${QEMU_IMG:-$top/build/qemu-img}")
 io=$(realpath "${QEMU_IO:-$top/build/qemu-io}")
-ref_img=${REF_QEMU_IMG:-/usr/bin/qemu-img}
-ref_io=${REF_QEMU_IO:-/usr/bin/qemu-io}
 rm -rf "$dir"
 mkdir -p "$dir"
 cd "$dir"
@@ -24,6 +20,6 @@ cd "$dir"
 "$img" snapshot -c "first snapshot" demo.qcow2
 "$io" -f qcow2 -c 'write -z 8M 1M' demo.qcow2 >/dev/null
 "$img" snapshot -c second demo.qcow2
-"$ref_img" bitmap --add demo.qcow2 backup-inc
-"$ref_img" bitmap --add -g 512k --disable demo.qcow2 frozen
-"$ref_io" -f qcow2 -c 'write -P 0x33 16M 1M' demo.qcow2 >/dev/null
+"$img" bitmap --add demo.qcow2 backup-inc
+"$img" bitmap --add -g 512k --disable demo.qcow2 frozen
+"$io" -f qcow2 -c 'write -P 0x33 16M 1M' demo.qcow2 >/dev/null
