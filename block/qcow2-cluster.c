@@ -20,6 +20,10 @@ int qcow2_read_l2_entry(BlockDriverState *bs, uint64_t l2_offset,
     uint8_t raw[L2E_SIZE_EXTENDED];
     int ret;
 
+    if (bs->read_only) {
+        /* Nothing changes the tables: a whole one is read and kept. */
+        return qcow2_map_l2_entry(bs, l2_offset, index, entry, bitmap, errp);
+    }
     ret = bdrv_file_pread(bs->file, l2_offset + index * s->l2_entry_size,
                           s->l2_entry_size, raw, errp);
     if (ret < 0) {

@@ -128,6 +128,19 @@ static inline void map_entry(const BDRVQcow2State *s, uint64_t index,
     *bitmap = has_subclusters(s) ? ldq_be_p(p + 8) : 0;
 }
 
+int qcow2_map_l2_entry(BlockDriverState *bs, uint64_t l2_offset,
+                       uint64_t index, uint64_t *entry, uint64_t *bitmap,
+                       Error **errp)
+{
+    int ret = map_load(bs, l2_offset, index, errp);
+
+    if (ret < 0) {
+        return ret;
+    }
+    map_entry(bs->opaque, index, entry, bitmap);
+    return 0;
+}
+
 static MapType map_subcluster_type(const BDRVQcow2State *s, uint64_t entry,
                                    uint64_t bitmap, unsigned sc)
 {

@@ -657,6 +657,10 @@ int qcow2_co_block_status(BlockDriverState *bs, int64_t offset,
  * Also frees the cache at close.
  */
 void qcow2_map_cache_drop(BlockDriverState *bs);
+/* Entry @index of the L2 table at @l2_offset, through that cache. */
+int qcow2_map_l2_entry(BlockDriverState *bs, uint64_t l2_offset,
+                       uint64_t index, uint64_t *entry, uint64_t *bitmap,
+                       Error **errp);
 
 /*
  * 7.2's corruption report ("qcow2: Marking image as corrupt: ..." on a

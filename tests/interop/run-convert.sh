@@ -447,15 +447,10 @@ conv "--bitmaps raw target with bitmaps" -- --bitmaps bm.qcow2 o.raw
 conv "--bitmaps inconsistent" -- --bitmaps -O qcow2 bm-broken.qcow2 o.qcow2
 conv "--skip-broken-bitmaps, only broken" fmt=qcow2 -- --bitmaps \
     --skip-broken-bitmaps -O qcow2 bm-broken.qcow2 o.qcow2
-# Copying bitmaps is not implemented yet: ours stops where 7.2 copies.
-(cd "$work/ours" && rm -f o.qcow2 &&
- "$ours" convert --bitmaps -O qcow2 bm.qcow2 o.qcow2 >"$work/o.out" 2>&1)
-if [ $? = 1 ] && [ "$(cat "$work/o.out")" = \
-     "qemu-img: --bitmaps is not supported yet" ]; then
-    ok
-else
-    bad "--bitmaps with a bitmap: $(cat "$work/o.out")"
-fi
+conv "--bitmaps with a bitmap" fmt=qcow2 -- --bitmaps -O qcow2 bm.qcow2 \
+    o.qcow2
+conv "--bitmaps -c with a bitmap" fmt=qcow2 -- --bitmaps -c -O qcow2 \
+    bm.qcow2 o.qcow2
 
 # Usage and option errors
 conv "no args" --
