@@ -188,10 +188,15 @@ conv() {
         shift
     done
     shift
-    [ -n "$out" ] || out=${!#}
+    # The last argument, if any (with none, ${!#} would be $0: this
+    # script, which the rm below must never see).
+    if [ -z "$out" ] && [ $# -gt 0 ]; then
+        out=${!#}
+    fi
     local d
     for d in ref ours; do
-        (cd "$work/$d" && rm -f -- "$out" && Q=$ref && eval "$prep")
+        (cd "$work/$d" && { [ -z "$out" ] || rm -f -- "$out"; } &&
+         Q=$ref && eval "$prep")
     done
     (cd "$work/ref" && "$ref" convert "$@" >"$work/ref.out" 2>"$work/ref.err"
      echo $? >"$work/ref.rc")
