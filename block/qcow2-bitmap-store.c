@@ -432,10 +432,32 @@ static int qcow2_bitmap_set_enabled(BlockDriverState *bs, const char *name,
     return 0;
 }
 
+/* A read-only open's bitmap @name, from the directory, if consistent. */
+static int usable_disk_bitmap(BDRVQcow2State *s, const char *name,
+                              const Qcow2Bitmap **disk, Error **errp)
+{
+    for (uint32_t i = 0; s->bitmaps_loaded && i < s->nb_bitmaps; i++) {
+        if (!strcmp(s->bitmaps[i].name, name)) {
+            if (s->bitmaps[i].flags & BME_FLAG_IN_USE) {
+                error_setg(errp, "Bitmap '%s' is inconsistent and cannot be "
+                           "used", name);
+                return -EINVAL;
+            }
+            *disk = &s->bitmaps[i];
+            return 0;
+        }
+    }
+    error_setg(errp, "Dirty bitmap '%s' not found", name);
+    return -ENOENT;
+}
+
 static int qcow2_bitmap_get(BlockDriverState *bs, const char *name,
                             BdrvBitmapData *out, Error **errp)
 {
     BDRVQcow2State *s = bs->opaque;
+
+    const Qcow2Bitmap *disk;
+    int ret;
 
     memset(out, 0, sizeof(*out));
     out->size = s->size;
@@ -451,25 +473,14 @@ static int qcow2_bitmap_get(BlockDriverState *bs, const char *name,
         out->bits = g_memdup2(bm->bits, MAX(bits_bytes(bm->nb_bits), 1));
         return 0;
     }
-    for (uint32_t i = 0; s->bitmaps_loaded && i < s->nb_bitmaps; i++) {
-        const Qcow2Bitmap *disk = &s->bitmaps[i];
-
-        if (strcmp(disk->name, name)) {
-            continue;
-        }
-        if (disk->flags & BME_FLAG_IN_USE) {
-            error_setg(errp, "Bitmap '%s' is inconsistent and cannot be "
-                       "used", name);
-            return -EINVAL;
-        }
-        out->granularity_bits = disk->granularity_bits;
-        out->enabled = disk->flags & BME_FLAG_AUTO;
-        out->nb_bits = nb_bits_for(s, disk->granularity_bits);
-        return qcow2_bitmap_read_bits(bs, disk, &out->bits, NULL, NULL,
-                                      errp);
+    ret = usable_disk_bitmap(s, name, &disk, errp);
+    if (ret < 0) {
+        return ret;
     }
-    error_setg(errp, "Dirty bitmap '%s' not found", name);
-    return -ENOENT;
+    out->granularity_bits = disk->granularity_bits;
+    out->enabled = disk->flags & BME_FLAG_AUTO;
+    out->nb_bits = nb_bits_for(s, disk->granularity_bits);
+    return qcow2_bitmap_read_bits(bs, disk, &out->bits, NULL, NULL, errp);
 }
 
 static int qcow2_bitmap_list(BlockDriverState *bs, Qcow2BitmapInfoList **list,
@@ -537,20 +548,9 @@ static int qcow2_bitmap_runs(BlockDriverState *bs, const char *name,
         *granularity_bits = bm->granularity_bits;
         return fn ? scan_bits(bm->bits, 0, bm->nb_bits, fn, opaque) : 0;
     }
-    for (uint32_t i = 0; s->bitmaps_loaded && i < s->nb_bitmaps; i++) {
-        if (!strcmp(s->bitmaps[i].name, name)) {
-            disk = &s->bitmaps[i];
-            break;
-        }
-    }
-    if (!disk) {
-        error_setg(errp, "Dirty bitmap '%s' not found", name);
-        return -ENOENT;
-    }
-    if (disk->flags & BME_FLAG_IN_USE) {
-        error_setg(errp, "Bitmap '%s' is inconsistent and cannot be used",
-                   name);
-        return -EINVAL;
+    ret = usable_disk_bitmap(s, name, &disk, errp);
+    if (ret < 0) {
+        return ret;
     }
     *granularity_bits = disk->granularity_bits;
     if (!fn) {
