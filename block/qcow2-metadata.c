@@ -15,6 +15,15 @@ Qcow2Allocation *qcow2_allocation_new(uint64_t offset, uint64_t size)
     return a;
 }
 
+void qcow2_allocation_append(Qcow2AllocationList **list, uint64_t offset,
+                             uint64_t size)
+{
+    Qcow2Allocation *a = qapi_append_Qcow2AllocationList(list);
+
+    a->offset = offset;
+    a->size = size;
+}
+
 Qcow2L1Table *qcow2_metadata_l1_new(const char *name, uint64_t offset,
                                     uint32_t l1_size)
 {

@@ -1043,7 +1043,7 @@ static int check_refcounts_l1(Qcow2CheckState *c, uint64_t l1_offset,
     g_autofree uint8_t *raw = NULL;
     uint64_t bytes = (uint64_t)l1_size * L1E_SIZE;
     uint32_t held;
-    Qcow2AllocationList **l2_tail = NULL;
+    Qcow2AllocationList **l2_list = NULL;
     Qcow2ClusterRun run;
     const uint8_t *l2;
     uint64_t reports;
@@ -1061,7 +1061,7 @@ static int check_refcounts_l1(Qcow2CheckState *c, uint64_t l1_offset,
     held = qcow2_entries_in_file(s, l1_offset, l1_size, L1E_SIZE);
     bytes = (uint64_t)held * L1E_SIZE;
     if (map) {
-        l2_tail = &map->l2_list;
+        l2_list = &map->l2_list;
     }
     /* l1_size <= QCOW_MAX_L1_SIZE / 8: checked by the callers. */
     raw = g_malloc(MAX(bytes, 1));
@@ -1089,12 +1089,11 @@ static int check_refcounts_l1(Qcow2CheckState *c, uint64_t l1_offset,
             c->res->corruptions++;
         }
         inc_refcounts(c, l2_offset, s->cluster_size);
-        if (l2_tail && !map_reserve(c, 1)) {
-            l2_tail = NULL;
+        if (l2_list && !map_reserve(c, 1)) {
+            l2_list = NULL;
         }
-        if (l2_tail) {
-            QAPI_LIST_APPEND(l2_tail,
-                             qcow2_allocation_new(l2_offset, s->cluster_size));
+        if (l2_list) {
+            qcow2_allocation_append(l2_list, l2_offset, s->cluster_size);
         }
         if (offset_into_cluster(s, l2_offset)) {
             /* Reported, and the table is still walked where it points. */
@@ -1652,14 +1651,13 @@ static int load_reftable(Qcow2CheckState *c, Error **errp)
 static void map_refcount_blocks(Qcow2CheckState *c)
 {
     Qcow2RefcountTableMetadata *rt = c->map->refcount_table;
-    Qcow2AllocationList **tail = &rt->refcount_blocks;
 
     for (uint64_t i = 0; i < c->reftable_entries; i++) {
         uint64_t offset = c->reftable[i] & REFT_OFFSET_MASK;
 
         if (offset && !(c->reftable[i] & REFT_RESERVED_MASK)) {
-            QAPI_LIST_APPEND(tail, qcow2_allocation_new(offset,
-                                                        c->s->cluster_size));
+            qcow2_allocation_append(&rt->refcount_blocks, offset,
+                                    c->s->cluster_size);
         }
     }
     rt->has_refcount_blocks = rt->refcount_blocks != NULL;

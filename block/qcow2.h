@@ -576,6 +576,8 @@ Qcow2BitmapInfoList *qcow2_get_bitmap_info_list(BlockDriverState *bs,
  * the check's walk adds the lists of tables it visits.
  */
 Qcow2Allocation *qcow2_allocation_new(uint64_t offset, uint64_t size);
+void qcow2_allocation_append(Qcow2AllocationList **list, uint64_t offset,
+                             uint64_t size);
 Qcow2L1Table *qcow2_metadata_l1_new(const char *name, uint64_t offset,
                                     uint32_t l1_size);
 Qcow2Metadata *qcow2_metadata_new(const BDRVQcow2State *s);

@@ -51,3 +51,12 @@ def c_list_name(t):
     return t.name + 'List'
 
 
+
+
+def list_loop(t):
+    """The head of a C loop over 'list', a list of @t, and the C
+    expression of the element at hand (a pointer to it for a struct)."""
+    if t.array_list:
+        return ('for (size_t i = 0; list && i < list->len; i++) {',
+                '&list->items[i]')
+    return 'for (; list; list = list->next) {', 'list->value'

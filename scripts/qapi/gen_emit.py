@@ -12,7 +12,7 @@ absent optional member does not move the others, so one order per
 struct, and per union branch, serves every value.
 """
 
-from .cgen import banner, c_list_name, call, proto
+from .cgen import banner, c_list_name, call, list_loop, proto
 from .names import guard_name
 from .qdict_order import qdict_order
 from .schema import BuiltinType, EnumType, StructType
@@ -53,13 +53,14 @@ def member_stmts(members_with_access, indent):
     return out
 
 
-def list_body(t, elem_expr):
+def list_body(t):
+    loop, elem = list_loop(t)
     return ('    qapi_emitter_start_list(e);\n'
-            '    for (; list; list = list->next) {\n'
+            '    %s\n'
             '%s'
             '    }\n'
             '    qapi_emitter_end_list(e);\n'
-            % emit_stmt(t, elem_expr, 8))
+            % (loop, emit_stmt(t, elem, 8)))
 
 
 class EmitGenerator:
@@ -127,7 +128,7 @@ class EmitGenerator:
                    'proto': proto('static inline void', 'qapi_emit_' + name,
                                   ['QapiEmitter *e',
                                    'const %s *list' % name]),
-                   'body': list_body(t, 'list->value')})
+                   'body': list_body(t)})
 
     # ---- code ----
 
@@ -206,7 +207,7 @@ class EmitGenerator:
         return ('\n'
                 + proto('void', 'qapi_emit_' + name,
                         ['QapiEmitter *e', 'const %s *list' % name])
-                + '{\n%s}\n' % list_body(ent, 'list->value'))
+                + '{\n%s}\n' % list_body(ent))
 
 
 def generate(schema, prefix, schema_fname):

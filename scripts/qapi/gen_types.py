@@ -19,7 +19,8 @@ def free_stmt(t, expr, indent):
     return pad + 'qapi_free_%s(%s);\n' % (t.name, expr)
 
 
-# Building lists: every generated list type has 'next' and 'value'.
+# Building lists: every generated list type has 'next' and 'value',
+# except those stored as arrays (see array_list_struct()).
 LIST_MACROS = r'''
 #ifndef QAPI_LIST_PREPEND
 /* Put @element in front of @list, a pointer to any generated list type. */
@@ -114,6 +115,8 @@ class TypesGenerator:
                 out += 'void qapi_free_%s(%s *obj);\n' % (name, name)
                 out += ('G_DEFINE_AUTOPTR_CLEANUP_FUNC(%s, qapi_free_%s)\n'
                         % (name, name))
+            if ent.array_list:
+                out += self.append_proto(ent, ';')
         out += '\n#endif /* %s */\n' % guard
         return out
 
@@ -165,10 +168,37 @@ class TypesGenerator:
 
     def list_struct(self, ent):
         name = c_list_name(ent)
+        if ent.array_list:
+            return self.array_list_struct(ent)
         return ('\nstruct %s {\n'
                 '    %s *next;\n'
                 '    %s;\n'
                 '};\n' % (name, name, decl(ent.c_type(), 'value')))
+
+    def array_list_struct(self, ent):
+        """A list whose elements own nothing (pragma 'array-lists') is
+        one array of values: no allocation per element, and a quarter
+        of a linked list's memory for the map's {offset, size} pairs.
+        NULL is still the empty list."""
+        return ('\n/* A list of %(t)s, stored as an array: items[0] to '
+                'items[len - 1]. */\n'
+                'struct %(n)s {\n'
+                '    size_t len;\n'
+                '    size_t capacity;\n'
+                '    %(t)s *items;\n'
+                '};\n' % {'n': c_list_name(ent), 't': ent.name})
+
+    def append_proto(self, ent, suffix=''):
+        name = c_list_name(ent)
+        out = ''
+        if suffix:
+            out = ('/*\n'
+                   ' * A new zeroed element at the end of *@list (created '
+                   'when NULL), for\n'
+                   ' * the caller to fill.  It moves when the list grows.\n'
+                   ' */\n')
+        return out + proto(ent.name + ' *', 'qapi_append_' + name,
+                           ['%s **list' % name], suffix)
 
     def struct_def(self, ent):
         out = '\nstruct %s {\n' % ent.name
@@ -291,6 +321,8 @@ class TypesGenerator:
 
     def free_list(self, ent):
         name = c_list_name(ent)
+        if ent.array_list:
+            return self.array_list_code(ent)
         free = free_stmt(ent, 'obj->value', 8) or ''
         return ('\nvoid qapi_free_%(name)s(%(name)s *obj)\n'
                 '{\n'
@@ -302,6 +334,34 @@ class TypesGenerator:
                 '        obj = next;\n'
                 '    }\n'
                 '}\n' % {'name': name, 'free': free})
+
+
+    def array_list_code(self, ent):
+        name = c_list_name(ent)
+        return ('\nvoid qapi_free_%(n)s(%(n)s *obj)\n'
+                '{\n'
+                '    if (obj) {\n'
+                '        g_free(obj->items);\n'
+                '        g_free(obj);\n'
+                '    }\n'
+                '}\n'
+                '\n'
+                '%(proto)s'
+                '{\n'
+                '    %(n)s *l = *list;\n'
+                '\n'
+                '    if (!l) {\n'
+                '        l = *list = g_new0(%(n)s, 1);\n'
+                '    }\n'
+                '    if (l->len == l->capacity) {\n'
+                '        /* Doubling: appends cost O(1) each. */\n'
+                '        l->capacity = l->capacity ? 2 * l->capacity : 16;\n'
+                '        l->items = g_renew(%(t)s, l->items, l->capacity);\n'
+                '    }\n'
+                '    memset(&l->items[l->len], 0, sizeof(l->items[0]));\n'
+                '    return &l->items[l->len++];\n'
+                '}\n' % {'n': name, 't': ent.name,
+                         'proto': self.append_proto(ent)})
 
 
 def generate(schema, prefix, schema_fname):

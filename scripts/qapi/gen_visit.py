@@ -6,7 +6,7 @@ depends on insertion order within a hash bucket, so this order is what
 makes our JSON match QEMU's byte for byte.
 """
 
-from .cgen import banner, c_list_name, call, proto
+from .cgen import banner, c_list_name, call, list_loop, proto
 from .names import guard_name
 from .schema import BuiltinType, EnumType, StructType
 
@@ -190,18 +190,19 @@ class VisitGenerator:
 
     def list_fn(self, ent):
         name = c_list_name(ent)
+        loop, elem = list_loop(ent)
         return ('\nQObject *qapi_out_%(name)s(const %(name)s *list)\n'
                 '{\n'
                 '    QList *qlist = qlist_new();\n'
                 '\n'
-                '    for (; list; list = list->next) {\n'
+                '    %(loop)s\n'
                 '%(append)s'
                 '    }\n'
                 '    return QOBJECT(qlist);\n'
                 '}\n'
-                % {'name': name,
+                % {'name': name, 'loop': loop,
                    'append': call(8, '', 'qlist_append_obj', [
-                       'qlist', self.value_expr(ent, 'list->value')])})
+                       'qlist', self.value_expr(ent, elem)])})
 
 
 def generate(schema, prefix, schema_fname):

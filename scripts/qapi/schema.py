@@ -15,6 +15,8 @@ from .source import QAPIError
 
 class QAPIType:
     meta = None
+    # Lists of this type are stored as arrays (pragma 'array-lists').
+    array_list = False
 
     def __init__(self, name, info=None, doc=None):
         self.name = name
@@ -268,7 +270,8 @@ def _members(data, info, owner, owner_desc, reserved=()):
 
 
 _META_KEYS = ('enum', 'struct', 'union')
-_UNSUPPORTED_KEYS = ('command', 'event', 'alternate', 'pragma')
+_UNSUPPORTED_KEYS = ('command', 'event', 'alternate')
+_PRAGMAS = ('array-lists',)
 
 _UNION_RESERVED = {'u': "the C struct of a union holds its branches in 'u'"}
 
@@ -290,15 +293,20 @@ class Schema:
         self.entities = []
         self.doc_items = []
         self._arrays = {}
+        array_lists = []
         for item in items:
             if isinstance(item, FreeDoc):
                 self.doc_items.append(item.doc)
+            elif 'pragma' in item.expr:
+                array_lists += self._pragma(item)
             else:
                 self._define(item)
         for item in items:
             if not isinstance(item, FreeDoc):
                 _check_no_duplicates(item.expr)
         self._resolve()
+        for name, info in array_lists:
+            self._set_array_list(name, info)
         self._check_enum_consts()
         for ent in self.entities:
             self._check_doc(ent)
@@ -418,6 +426,50 @@ class Schema:
                                 "array" % what)
             un.branches.append(Branch(case, ref, cinfo))
         return un
+
+    # ---- pragmas ----
+
+    def _pragma(self, item):
+        """Check a pragma; return its 'array-lists' as (name, info)."""
+        expr, info = item.expr, item.info
+        if item.doc is not None:
+            raise QAPIError(item.doc.info, "a pragma takes no documentation "
+                            "comment")
+        _check_keys(expr, 'a pragma', ('pragma',), ())
+        body = expr['pragma']
+        if not isinstance(body, dict):
+            raise QAPIError(info, "value of 'pragma' must be an object")
+        _check_keys(body, "'pragma'", (), _PRAGMAS)
+        names = body.get('array-lists', [])
+        ninfo = body.key_info.get('array-lists', info)
+        if not isinstance(names, list) or \
+                not all(isinstance(n, str) for n in names):
+            raise QAPIError(ninfo, "pragma 'array-lists' must be a list of "
+                            "type names")
+        return [(n, ninfo) for n in names]
+
+    def _set_array_list(self, name, info):
+        """Lists of @name are to be stored as arrays of values.  An
+        element is then copied, not pointed to, and freed with the
+        array, so it must own nothing: every member a number, a bool or
+        an enum value."""
+        what = "pragma 'array-lists': type '%s'" % name
+        t = self.types.get(name)
+        if t is None:
+            raise QAPIError(info, "%s is not defined" % what)
+        if t.array_list:
+            raise QAPIError(info, "%s is named twice" % what)
+        if not isinstance(t, StructType):
+            raise QAPIError(info, "%s must be a struct, but it is %s"
+                            % (what, _a(t)))
+        for m in t.members:
+            if not (isinstance(m.type, EnumType)
+                    or (isinstance(m.type, BuiltinType)
+                        and m.type.out_kind != 'str')):
+                raise QAPIError(info, "%s must hold only numbers, bools and "
+                                "enum values, but %s has type '%s'"
+                                % (what, m.describe(), _type_name(m.type)))
+        t.array_list = True
 
     # ---- resolving ----
 

@@ -292,10 +292,13 @@ static Qcow2Allocation *alloc(uint64_t offset, uint64_t size)
 static Qcow2AllocationList *alloc_list(uint64_t offset, unsigned n,
                                        uint64_t size)
 {
-    Qcow2AllocationList *list = NULL, **tail = &list;
+    Qcow2AllocationList *list = NULL;
 
     for (unsigned i = 0; i < n; i++) {
-        QAPI_LIST_APPEND(tail, alloc(offset + 2 * i * size, size));
+        Qcow2Allocation *a = qapi_append_Qcow2AllocationList(&list);
+
+        a->offset = offset + 2 * i * size;
+        a->size = size;
     }
     return list;
 }

@@ -317,6 +317,65 @@ static void test_lists(void)
                "}");
 }
 
+/*
+ * Lists of a struct named by pragma 'array-lists' are arrays: built by
+ * qapi_append_*(), printed like any list, freed in one piece.
+ */
+static void test_array_lists(void)
+{
+    g_autoptr(TestArrays) a = g_new0(TestArrays, 1);
+    g_autoptr(GString) expected = g_string_new("{\n    \"points\": [");
+    TestPoint *p;
+
+    /* An absent list prints as an empty one. */
+    CHECK_JSON(TestArrays, a, "{\n    \"points\": [\n    ]\n}");
+
+    /* 40 points: the array grows twice past its first 16. */
+    for (int i = 0; i < 40; i++) {
+        p = qapi_append_TestPointList(&a->points);
+        g_assert_cmpint(p->x, ==, 0);
+        g_assert_false(p->has_flag);
+        p->x = -i;
+        p->y = UINT64_MAX - i;
+        p->kind = i % 2 ? TEST_ENUM_DOTTED_VALUE : TEST_ENUM_DEFAULT;
+        p->has_flag = i == 7;
+        p->flag = true;
+        g_string_append_printf(expected,
+                               "%s\n        {\n"
+                               "            \"x\": %d,\n"
+                               "            \"y\": %" PRIu64 ",\n"
+                               "            \"kind\": \"%s\"%s\n"
+                               "        }",
+                               i ? "," : "", -i, UINT64_MAX - i,
+                               i % 2 ? "dotted.value" : "default",
+                               i == 7 ? ",\n            \"flag\": true"
+                                      : "");
+    }
+    g_assert_cmpuint(a->points->len, ==, 40);
+    g_assert_cmpuint(a->points->capacity, >=, 40);
+    for (int i = 0; i < 40; i++) {
+        g_assert_cmpint(a->points->items[i].x, ==, -i);
+    }
+    g_string_append(expected, "\n    ]\n}");
+    CHECK_JSON(TestArrays, a, expected->str);
+
+    /* An optional one, present and empty, then with one element. */
+    a->has_more = true;
+    g_string_truncate(expected, expected->len - 2);
+    g_string_append(expected, ",\n    \"more\": [\n    ]\n}");
+    CHECK_JSON(TestArrays, a, expected->str);
+    /* A new element is zeroed: its enum is the first value. */
+    qapi_append_TestPointList(&a->more)->y = 5;
+    g_string_truncate(expected, expected->len - strlen("\n    ]\n}"));
+    g_string_append(expected, "\n        {\n"
+                    "            \"x\": 0,\n"
+                    "            \"y\": 5,\n"
+                    "            \"kind\": \"value1\"\n"
+                    "        }\n    ]\n}");
+    CHECK_JSON(TestArrays, a, expected->str);
+    CHECK_JSON(TestPointList, NULL, "[\n]");
+}
+
 /* Keys in one bucket print newest first: schema order shows. */
 static void test_bucket_order(void)
 {
@@ -581,6 +640,7 @@ int main(int argc, char **argv)
     g_test_add_func("/qapi/visit/optional-all", test_optional_all);
     g_test_add_func("/qapi/visit/optional-none", test_optional_none);
     g_test_add_func("/qapi/visit/lists", test_lists);
+    g_test_add_func("/qapi/visit/array-lists", test_array_lists);
     g_test_add_func("/qapi/visit/bucket-order", test_bucket_order);
     g_test_add_func("/qapi/visit/union-inline", test_union_inline);
     g_test_add_func("/qapi/visit/recursive", test_recursive);
