@@ -96,9 +96,7 @@ int qcow2_get_mapping(BlockDriverState *bs, uint64_t offset, uint64_t bytes,
     if (map->type == QCOW2_SUBCLUSTER_NORMAL) {
         uint64_t host = entry & L2E_OFFSET_MASK;
         if (offset_into_cluster(s, host)) {
-            error_setg(errp, "Cluster allocation offset %#" PRIx64
-                       " unaligned (L2 offset: %#" PRIx64 ", L2 index: %#"
-                       PRIx64 ")", host, l2_offset,
+            error_setg(errp, QCOW2_UNALIGNED_CLUSTER_FMT, host, l2_offset,
                        offset_to_l2_index(s, offset));
             return -EIO;
         }

@@ -321,10 +321,8 @@ static int map_check_first(BlockDriverState *bs, uint64_t offset,
     }
     *host = host_cluster + in_cluster;
     if (offset_into_cluster(s, host_cluster)) {
-        qcow2_signal_corruption(bs, errp, "Cluster allocation offset %#"
-                                PRIx64 " unaligned (L2 offset: %#" PRIx64
-                                ", L2 index: %#" PRIx64 ")", host_cluster,
-                                l2_offset, l2_index);
+        qcow2_signal_corruption(bs, errp, QCOW2_UNALIGNED_CLUSTER_FMT,
+                                host_cluster, l2_offset, l2_index);
         return -EIO;
     }
     if (has_data_file(s) && *host != offset) {

@@ -368,9 +368,8 @@ static int l2_entry_range(const BDRVQcow2State *s, uint64_t entry,
         return 0;
     }
     if (offset_into_cluster(s, *offset)) {
-        error_setg(errp, "Cluster allocation offset %#" PRIx64
-                   " unaligned (L2 offset: %#" PRIx64 ", L2 index: %#"
-                   PRIx64 ")", *offset, l2_offset, j);
+        error_setg(errp, QCOW2_UNALIGNED_CLUSTER_FMT, *offset, l2_offset,
+                   (uint64_t)j);
         return -EIO;
     }
     *len = s->cluster_size;

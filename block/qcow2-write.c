@@ -339,9 +339,8 @@ static int write_in_cluster(BlockDriverState *bs, uint64_t offset,
     host = entry & L2E_OFFSET_MASK;
     if (host && offset_into_cluster(s, host) &&
         !(entry & QCOW_OFLAG_COMPRESSED)) {
-        error_setg(errp, "Cluster allocation offset %#" PRIx64 " unaligned "
-                   "(L2 offset: %#" PRIx64 ", L2 index: %#" PRIx64 ")",
-                   host, l2_offset, index);
+        error_setg(errp, QCOW2_UNALIGNED_CLUSTER_FMT, host, l2_offset,
+                   (uint64_t)index);
         return -EIO;
     }
     in_place = !(entry & QCOW_OFLAG_COMPRESSED) &&
@@ -502,9 +501,8 @@ static int write_l2_run(BlockDriverState *bs, uint64_t offset,
         uint64_t host = ENTRY(i) & L2E_OFFSET_MASK;
         if (!(ENTRY(i) & QCOW_OFLAG_COMPRESSED) &&
             offset_into_cluster(s, host)) {
-            error_setg(errp, "Cluster allocation offset %#" PRIx64
-                       " unaligned (L2 offset: %#" PRIx64 ", L2 index: %#"
-                       PRIx64 ")", host, l2_offset, first + i);
+            error_setg(errp, QCOW2_UNALIGNED_CLUSTER_FMT, host, l2_offset,
+                       (uint64_t)(first + i));
             return -EIO;
         }
     }

@@ -297,6 +297,14 @@ typedef struct BDRVQcow2State {
 } BDRVQcow2State;
 
 /* Cluster arithmetic */
+/*
+ * 7.2's words for a data cluster entry that is not cluster aligned, with
+ * the host offset, the L2 table's offset and the entry's index.
+ */
+#define QCOW2_UNALIGNED_CLUSTER_FMT \
+    "Cluster allocation offset %#" PRIx64 " unaligned (L2 offset: %#" \
+    PRIx64 ", L2 index: %#" PRIx64 ")"
+
 static inline uint64_t offset_into_cluster(const BDRVQcow2State *s,
                                            uint64_t offset)
 {
