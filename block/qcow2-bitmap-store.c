@@ -92,6 +92,76 @@ static void free_old_clusters(BDRVQcow2State *s, Qcow2DirtyBitmap *bm)
 }
 
 /*
+ * What one entry of an on-disk bitmap table says about the @nb_bits bits
+ * from bit @first on: @cluster holds them serialized (read from
+ * @data_offset), or it is NULL and they are all @all_ones.
+ */
+typedef int BitmapEntryFn(void *opaque, uint64_t first, uint64_t nb_bits,
+                          uint64_t data_offset, const uint8_t *cluster,
+                          bool all_ones);
+
+/*
+ * Calls @fn for each entry of @bm's table in order, one cluster in
+ * memory at a time.  @table holds the @held entries that lie inside the
+ * file (qcow2_bitmap_table_load()); the others read as zeros.
+ */
+static int walk_bitmap_table(BlockDriverState *bs, const Qcow2Bitmap *bm,
+                             const uint64_t *table, uint32_t held,
+                             BitmapEntryFn *fn, void *opaque, Error **errp)
+{
+    BDRVQcow2State *s = bs->opaque;
+    uint64_t nb_bits = nb_bits_for(s, bm->granularity_bits);
+    uint64_t per_cluster = (uint64_t)s->cluster_size * 8;
+    g_autofree uint8_t *cluster = g_malloc(s->cluster_size);
+    int ret;
+
+    /* bitmap_entry_valid() made the table cover the disk. */
+    for (uint64_t i = 0; i * per_cluster < nb_bits; i++) {
+        uint64_t first = i * per_cluster;
+        uint64_t n = MIN(per_cluster, nb_bits - first);
+        uint64_t e = i < held ? table[i] : 0;
+        uint64_t data = e & BME_TABLE_ENTRY_OFFSET_MASK;
+
+        if (data) {
+            ret = bdrv_file_pread(bs->file, data, s->cluster_size, cluster,
+                                  errp);
+            if (ret == 0) {
+                ret = fn(opaque, first, n, data, cluster, false);
+            }
+        } else {
+            ret = fn(opaque, first, n, 0, NULL,
+                     e & BME_TABLE_ENTRY_FLAG_ALL_ONES);
+        }
+        if (ret < 0) {
+            return ret;
+        }
+    }
+    return 0;
+}
+
+typedef struct ReadBits {
+    uint8_t *bits;
+    GArray *data;       /* the serialized clusters' offsets */
+} ReadBits;
+
+static int read_bits_entry(void *opaque, uint64_t first, uint64_t nb_bits,
+                           uint64_t data_offset, const uint8_t *cluster,
+                           bool all_ones)
+{
+    ReadBits *r = opaque;
+    /* @first is a multiple of a cluster's bits: a whole byte. */
+    uint8_t *dst = r->bits + first / 8;
+
+    if (cluster) {
+        memcpy(dst, cluster, bits_bytes(nb_bits));
+        g_array_append_val(r->data, data_offset);
+    } else if (all_ones) {
+        memset(dst, 0xff, bits_bytes(nb_bits));
+    }
+    return 0;
+}
+
+/*
  * Reads the data of the on-disk bitmap @bm into a new buffer of
  * bits_bytes() bytes: bit i covers guest bytes [i << granularity_bits,
  * (i + 1) << granularity_bits).  With @data_clusters, also returns the
@@ -106,8 +176,8 @@ int qcow2_bitmap_read_bits(BlockDriverState *bs, const Qcow2Bitmap *bm,
     uint64_t len = bits_bytes(nb_bits);
     g_autofree uint64_t *table = NULL;
     g_autofree uint8_t *bits = NULL;
-    g_autofree uint8_t *cluster = NULL;
     g_autoptr(GArray) data = g_array_new(FALSE, FALSE, sizeof(uint64_t));
+    ReadBits r = { .data = data };
     uint32_t held;
     int ret;
 
@@ -115,31 +185,15 @@ int qcow2_bitmap_read_bits(BlockDriverState *bs, const Qcow2Bitmap *bm,
     if (ret < 0) {
         return ret;
     }
-    /* bitmap_entry_valid() made the table cover the disk. */
-    bits = g_try_malloc0(MAX(len, 1));
-    cluster = g_malloc(s->cluster_size);
+    bits = r.bits = g_try_malloc0(MAX(len, 1));
     if (!bits) {
         error_setg(errp, "Cannot allocate the data of bitmap '%s'",
                    bm->name);
         return -ENOMEM;
     }
-    for (uint64_t i = 0; i * s->cluster_size < len; i++) {
-        uint64_t start = i * s->cluster_size;
-        uint64_t n = MIN(s->cluster_size, len - start);
-        uint64_t e = i < held ? table[i] : 0;
-        uint64_t data_offset = e & BME_TABLE_ENTRY_OFFSET_MASK;
-
-        if (data_offset) {
-            ret = bdrv_file_pread(bs->file, data_offset, s->cluster_size,
-                                  cluster, errp);
-            if (ret < 0) {
-                return ret;
-            }
-            memcpy(bits + start, cluster, n);
-            g_array_append_val(data, data_offset);
-        } else if (e & BME_TABLE_ENTRY_FLAG_ALL_ONES) {
-            memset(bits + start, 0xff, n);
-        }
+    ret = walk_bitmap_table(bs, bm, table, held, read_bits_entry, &r, errp);
+    if (ret < 0) {
+        return ret;
     }
     if (nb_bits % 8) {
         bits[len - 1] &= (1u << (nb_bits % 8)) - 1;
@@ -527,15 +581,31 @@ static int scan_bits(const uint8_t *buf, uint64_t first, uint64_t nb_bits,
     return 0;
 }
 
+typedef struct BitmapRuns {
+    BdrvBitmapRunFn *fn;
+    void *opaque;
+} BitmapRuns;
+
+static int runs_entry(void *opaque, uint64_t first, uint64_t nb_bits,
+                      uint64_t data_offset, const uint8_t *cluster,
+                      bool all_ones)
+{
+    BitmapRuns *r = opaque;
+
+    if (cluster) {
+        return scan_bits(cluster, first, nb_bits, r->fn, r->opaque);
+    }
+    return r->fn(r->opaque, first, nb_bits, all_ones);
+}
+
 static int qcow2_bitmap_runs(BlockDriverState *bs, const char *name,
                              uint8_t *granularity_bits, BdrvBitmapRunFn *fn,
                              void *opaque, Error **errp)
 {
     BDRVQcow2State *s = bs->opaque;
     const Qcow2Bitmap *disk = NULL;
+    BitmapRuns r = { .fn = fn, .opaque = opaque };
     g_autofree uint64_t *table = NULL;
-    g_autofree uint8_t *cluster = NULL;
-    uint64_t nb_bits, per_cluster = (uint64_t)s->cluster_size * 8;
     uint32_t held;
     int ret;
 
@@ -560,29 +630,8 @@ static int qcow2_bitmap_runs(BlockDriverState *bs, const char *name,
     if (ret < 0) {
         return ret;
     }
-    nb_bits = nb_bits_for(s, disk->granularity_bits);
-    cluster = g_malloc(s->cluster_size);
     /* One table entry at a time: a cluster of bits, or all alike. */
-    for (uint64_t i = 0; i * per_cluster < nb_bits; i++) {
-        uint64_t first = i * per_cluster;
-        uint64_t n = MIN(per_cluster, nb_bits - first);
-        uint64_t e = i < held ? table[i] : 0;
-        uint64_t data = e & BME_TABLE_ENTRY_OFFSET_MASK;
-
-        if (data) {
-            ret = bdrv_file_pread(bs->file, data, s->cluster_size, cluster,
-                                  errp);
-            if (ret == 0) {
-                ret = scan_bits(cluster, first, n, fn, opaque);
-            }
-        } else {
-            ret = fn(opaque, first, n, e & BME_TABLE_ENTRY_FLAG_ALL_ONES);
-        }
-        if (ret < 0) {
-            return ret;
-        }
-    }
-    return 0;
+    return walk_bitmap_table(bs, disk, table, held, runs_entry, &r, errp);
 }
 
 static int qcow2_bitmap_merge(BlockDriverState *bs, const char *name,
