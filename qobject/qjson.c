@@ -112,43 +112,91 @@ void qjson_append_string(GString *out, const char *str)
     qjson_append_c(out, '"');
 }
 
-/* Decimal digits without printf: maps print millions of numbers. */
-void qjson_append_uint(GString *out, uint64_t value)
+/*
+ * How many decimal digits @value has, without dividing: the bit length
+ * gives it to within one (log10(2) ~ 1233 / 4096), a table settles it.
+ */
+static unsigned uint_digits(uint64_t value)
+{
+    static const uint64_t pow10[] = {
+        0, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000,
+        1000000000, 10000000000ULL, 100000000000ULL, 1000000000000ULL,
+        10000000000000ULL, 100000000000000ULL, 1000000000000000ULL,
+        10000000000000000ULL, 100000000000000000ULL,
+        1000000000000000000ULL, 10000000000000000000ULL,
+    };
+    unsigned bits = 64 - __builtin_clzll(value | 1);
+    unsigned t = bits * 1233 >> 12;        /* digits - 1, or one less */
+
+    return t + (value >= pow10[t]);
+}
+
+/*
+ * Decimal digits without printf (maps print millions of numbers), two
+ * per table look-up, written backwards from the end, which is known
+ * first.  Divisions of a value that fits 32 bits are the cheaper ones,
+ * and there one division by 10000 gives four digits.
+ */
+char *qjson_put_uint(char *dst, uint64_t value)
 {
     static const char pairs[] =
         "00010203040506070809101112131415161718192021222324252627282930"
         "31323334353637383940414243444546474849505152535455565758596061"
         "62636465666768697071727374757677787980818283848586878889909192"
         "93949596979899";
-    char buf[20];
-    size_t i = sizeof(buf);
+    char *end = dst + uint_digits(value);
+    char *p = end;
+    uint32_t small;
 
-    /* Two digits per division. */
-    while (value >= 100) {
-        unsigned r = value % 100;
-
+    while (value > UINT32_MAX) {
+        p -= 2;
+        memcpy(p, &pairs[2 * (value % 100)], 2);
         value /= 100;
-        buf[--i] = pairs[2 * r + 1];
-        buf[--i] = pairs[2 * r];
     }
-    if (value >= 10) {
-        buf[--i] = pairs[2 * value + 1];
-        buf[--i] = pairs[2 * value];
+    small = value;
+    while (small >= 10000) {
+        uint32_t four = small % 10000;
+
+        p -= 4;
+        memcpy(p, &pairs[2 * (four / 100)], 2);
+        memcpy(p + 2, &pairs[2 * (four % 100)], 2);
+        small /= 10000;
+    }
+    if (small >= 100) {
+        p -= 2;
+        memcpy(p, &pairs[2 * (small % 100)], 2);
+        small /= 100;
+    }
+    if (small >= 10) {
+        memcpy(p - 2, &pairs[2 * small], 2);
     } else {
-        buf[--i] = '0' + value;
+        p[-1] = '0' + small;
     }
-    qjson_append_len(out, buf + i, sizeof(buf) - i);
+    return end;
+}
+
+char *qjson_put_int(char *dst, int64_t value)
+{
+    if (value < 0) {
+        *dst++ = '-';
+        /* Negated in unsigned arithmetic, so INT64_MIN works too. */
+        return qjson_put_uint(dst, -(uint64_t)value);
+    }
+    return qjson_put_uint(dst, value);
+}
+
+void qjson_append_uint(GString *out, uint64_t value)
+{
+    char buf[QJSON_INT_MAX];
+
+    qjson_append_len(out, buf, qjson_put_uint(buf, value) - buf);
 }
 
 void qjson_append_int(GString *out, int64_t value)
 {
-    if (value < 0) {
-        qjson_append_c(out, '-');
-        /* Negated in unsigned arithmetic, so INT64_MIN works too. */
-        qjson_append_uint(out, -(uint64_t)value);
-    } else {
-        qjson_append_uint(out, value);
-    }
+    char buf[QJSON_INT_MAX];
+
+    qjson_append_len(out, buf, qjson_put_int(buf, value) - buf);
 }
 
 /* Enough digits that the text reads back as the same double. */

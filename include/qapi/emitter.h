@@ -48,9 +48,46 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(QapiEmitter, qapi_emitter_free)
 void qapi_emitter_start_struct(QapiEmitter *e);
 /* The name of the struct member whose value comes next. */
 void qapi_emitter_member(QapiEmitter *e, const char *name);
+/* The same, with strlen(@name) known (generated code: no strlen). */
+void qapi_emitter_member_len(QapiEmitter *e, const char *name, size_t len);
+/*
+ * A member and its integer value in one call: the bulk of a big value
+ * (offsets, sizes, counts of `check -M`) is such pairs, and the JSON
+ * text for one is written in one go.  Same output as
+ * qapi_emitter_member_len() followed by qapi_emitter_int()/_uint().
+ */
+void qapi_emitter_member_int(QapiEmitter *e, const char *name, size_t len,
+                             int64_t value);
+void qapi_emitter_member_uint(QapiEmitter *e, const char *name, size_t len,
+                              uint64_t value);
 void qapi_emitter_end_struct(QapiEmitter *e);
 void qapi_emitter_start_list(QapiEmitter *e);
 void qapi_emitter_end_list(QapiEmitter *e);
+
+/*
+ * A whole struct whose members are all integers, all present: the
+ * small objects that `check -M` prints by the hundred thousand.  In
+ * JSON it is written in one go, with no frame of its own.  Same output
+ * as start_struct, qapi_emitter_member_int()/_uint() for each member in
+ * turn, end_struct.  Generated code keeps the names in a static table;
+ * a name is stored padded to a fixed size so that it is copied as one
+ * block (schema names longer than that take the general path).
+ */
+#define QAPI_EMITTER_INT_NAME_MAX 32
+typedef struct QapiEmitterIntMember {
+    char name[QAPI_EMITTER_INT_NAME_MAX];
+    uint8_t len;                /* strlen(name), < QAPI_EMITTER_INT_NAME_MAX */
+    bool is_signed;             /* the value is .i, else .u */
+} QapiEmitterIntMember;
+
+typedef union QapiEmitterInt {
+    int64_t i;
+    uint64_t u;
+} QapiEmitterInt;
+
+void qapi_emitter_int_struct(QapiEmitter *e,
+                             const QapiEmitterIntMember *members,
+                             const QapiEmitterInt *values, size_t n);
 
 void qapi_emitter_int(QapiEmitter *e, int64_t value);
 void qapi_emitter_uint(QapiEmitter *e, uint64_t value);

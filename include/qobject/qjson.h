@@ -44,6 +44,15 @@ static inline void qjson_append_c(GString *out, char c)
 }
 void qjson_append_int(GString *out, int64_t value);
 void qjson_append_uint(GString *out, uint64_t value);
+
+/*
+ * The same digits stored at @dst, which must have room for
+ * QJSON_INT_MAX bytes (no NUL is written); returns the end of them.
+ * For printers that reserve room once for a whole line.
+ */
+#define QJSON_INT_MAX 20        /* "-9223372036854775808" */
+char *qjson_put_int(char *dst, int64_t value);
+char *qjson_put_uint(char *dst, uint64_t value);
 void qjson_append_double(GString *out, double value);
 
 /* Parse exactly one JSON value; NULL with @errp set on any error. */

@@ -32,6 +32,40 @@ def emit_stmt(t, expr, indent):
     return call(indent, '', fn, ['e', expr])
 
 
+# Integer members are printed with their name in one call (the bulk of
+# `check -M` output); the others name the member, then print the value.
+_MEMBER_SCALAR_FN = {'int': 'qapi_emitter_member_int',
+                     'uint': 'qapi_emitter_member_uint'}
+
+
+def member_stmt(m, access, indent):
+    """C statements emitting member @m of the object at @access.
+
+    The name's length is passed so that the emitter needs no strlen():
+    names are identifiers, so the C literal is as long as the name."""
+    name = ['e', '"%s"' % m.name, str(len(m.name))]
+    fn = (_MEMBER_SCALAR_FN.get(m.type.out_kind)
+          if isinstance(m.type, BuiltinType) else None)
+    if fn:
+        return call(indent, '', fn, name + [access + m.c_name])
+    return (call(indent, '', 'qapi_emitter_member_len', name)
+            + emit_stmt(m.type, access + m.c_name, indent))
+
+
+# Longer names do not fit QapiEmitterIntMember (QAPI_EMITTER_INT_NAME_MAX).
+_INT_NAME_MAX = 32
+
+
+def int_members(ent):
+    """Whether struct @ent holds integers only, all present, with names
+    that fit: then qapi_emitter_int_struct() prints it in one call."""
+    return ent.members and all(
+        not m.optional and isinstance(m.type, BuiltinType)
+        and m.type.out_kind in ('int', 'uint')
+        and len(m.name) < _INT_NAME_MAX
+        for m in ent.members)
+
+
 def ordered(members_with_access):
     """(Member, access prefix) pairs in insertion order -> print order."""
     by_name = {m.name: (m, access) for m, access in members_with_access}
@@ -46,8 +80,7 @@ def member_stmts(members_with_access, indent):
         if m.optional:
             out += ' ' * indent + 'if (%shas_%s) {\n' % (access, m.c_name)
             pad += 4
-        out += ' ' * pad + 'qapi_emitter_member(e, "%s");\n' % m.name
-        out += emit_stmt(m.type, access + m.c_name, pad)
+        out += member_stmt(m, access, pad)
         if m.optional:
             out += ' ' * indent + '}\n'
     return out
@@ -155,6 +188,8 @@ class EmitGenerator:
                 '}\n' % ent.name)
 
     def struct_fn(self, ent):
+        if int_members(ent):
+            return self.int_struct_fn(ent)
         out = ('\n'
                + proto('void', 'qapi_emit_' + ent.name,
                        ['QapiEmitter *e', 'const %s *obj' % ent.name])
@@ -169,6 +204,37 @@ class EmitGenerator:
             out += '    (void)obj;\n'
         out += ('    qapi_emitter_end_struct(e);\n'
                 '}\n')
+        return out
+
+    def int_struct_fn(self, ent):
+        """A struct of integers only, printed by one call (see
+        qapi_emitter_int_struct()), from a static table of its names."""
+        members = ordered([(m, 'obj->') for m in ent.members])
+        table = 'qapi_emit_%s_members' % ent.name
+        out = ('\nstatic const QapiEmitterIntMember %s[] = {\n' % table)
+        for m, _ in members:
+            out += '    { "%s", %d, %s },\n' % (
+                m.name, len(m.name),
+                'true' if m.type.out_kind == 'int' else 'false')
+        out += ('};\n'
+                '\n'
+                + proto('void', 'qapi_emit_' + ent.name,
+                        ['QapiEmitter *e', 'const %s *obj' % ent.name])
+                + '{\n'
+                '    if (obj) {\n'
+                '        const QapiEmitterInt values[] = {\n')
+        for m, access in members:
+            out += '            { .%s = %s%s },\n' % (
+                'i' if m.type.out_kind == 'int' else 'u', access, m.c_name)
+        out += ('        };\n'
+                '\n'
+                '        qapi_emitter_int_struct(e, %s, values,\n'
+                '                                G_N_ELEMENTS(values));\n'
+                '        return;\n'
+                '    }\n'
+                '    qapi_emitter_start_struct(e);\n'
+                '    qapi_emitter_end_struct(e);\n'
+                '}\n' % table)
         return out
 
     def union_fn(self, ent):

@@ -202,11 +202,38 @@ static void check_output(Output *o, QapiEmitter *e, const QObject *tree)
         qobject_unref_impl(tree_);                                      \
     } while (0)
 
+static void emit_qobject(QapiEmitter *e, const QObject *obj, bool one_call);
+
+/*
+ * A member: by name, then value; or with @one_call the way generated
+ * code prints it, an integer with its name in one call and any other
+ * value after qapi_emitter_member_len().
+ */
+static void emit_member(QapiEmitter *e, const char *key,
+                        const QObject *value, bool one_call)
+{
+    const QNum *qn = qobject_type(value) == QTYPE_QNUM
+                     ? (const QNum *)value : NULL;
+
+    if (!one_call) {
+        qapi_emitter_member(e, key);
+    } else if (qn && qn->kind == QNUM_I64) {
+        qapi_emitter_member_int(e, key, strlen(key), qn->u.i64);
+        return;
+    } else if (qn && qn->kind == QNUM_U64) {
+        qapi_emitter_member_uint(e, key, strlen(key), qn->u.u64);
+        return;
+    } else {
+        qapi_emitter_member_len(e, key, strlen(key));
+    }
+    emit_qobject(e, value, one_call);
+}
+
 /*
  * Drive @e over any QObject tree, in QDict order: this checks the
  * backends' formatting alone, on shapes the schema does not have.
  */
-static void emit_qobject(QapiEmitter *e, const QObject *obj)
+static void emit_qobject(QapiEmitter *e, const QObject *obj, bool one_call)
 {
     const QNum *qn;
 
@@ -215,8 +242,8 @@ static void emit_qobject(QapiEmitter *e, const QObject *obj)
         qapi_emitter_start_struct(e);
         for (const QDictEntry *d = qdict_first((const QDict *)obj); d;
              d = qdict_next((const QDict *)obj, d)) {
-            qapi_emitter_member(e, qdict_entry_key(d));
-            emit_qobject(e, qdict_entry_value(d));
+            emit_member(e, qdict_entry_key(d), qdict_entry_value(d),
+                        one_call);
         }
         qapi_emitter_end_struct(e);
         break;
@@ -224,7 +251,7 @@ static void emit_qobject(QapiEmitter *e, const QObject *obj)
         qapi_emitter_start_list(e);
         for (const QListEntry *l = qlist_first((const QList *)obj); l;
              l = qlist_next(l)) {
-            emit_qobject(e, qlist_entry_obj(l));
+            emit_qobject(e, qlist_entry_obj(l), one_call);
         }
         qapi_emitter_end_list(e);
         break;
@@ -252,15 +279,20 @@ static void emit_qobject(QapiEmitter *e, const QObject *obj)
     }
 }
 
-/* Compare the emitters driven over @tree with the printers; unrefs it. */
+/*
+ * Compare the emitters driven over @tree, both ways of naming members,
+ * with the printers; unrefs it.
+ */
 static void check_tree(QObject *tree)
 {
-    for (size_t i = 0; i < G_N_ELEMENTS(modes); i++) {
-        Output o;
-        QapiEmitter *e = output_open(&o, &modes[i]);
+    for (int one_call = 0; one_call < 2; one_call++) {
+        for (size_t i = 0; i < G_N_ELEMENTS(modes); i++) {
+            Output o;
+            QapiEmitter *e = output_open(&o, &modes[i]);
 
-        emit_qobject(e, tree);
-        check_output(&o, e, tree);
+            emit_qobject(e, tree, one_call);
+            check_output(&o, e, tree);
+        }
     }
     qobject_unref_impl(tree);
 }
@@ -797,6 +829,135 @@ static void test_backends(void)
 }
 
 /*
+ * Nesting deeper than the levels whose JSON indent is copied in one
+ * block (the emitter's fast path), with every kind of value at every
+ * level, and member names of many lengths, up to longer than a line.
+ */
+static void test_deep(void)
+{
+    QObject *tree = QOBJECT(qnum_from_int(INT64_MIN));
+
+    for (int level = 40; level > 0; level--) {
+        QDict *dict = qdict_new();
+        QList *list = qlist_new();
+        g_autofree char *key = g_strnfill(level * 3, 'k');
+
+        qdict_put_int(dict, "int-member", -level);
+        qdict_put_obj(dict, "uint-member", QOBJECT(qnum_from_uint(
+            UINT64_MAX - level)));
+        qdict_put_obj(dict, key, tree);
+        qdict_put_str(dict, "s", odd_strings[level % 5]);
+        qlist_append_obj(list, QOBJECT(dict));
+        qlist_append_obj(list, QOBJECT(qnum_from_uint(level)));
+        qlist_append_obj(list, QOBJECT(qnum_from_int(-10 * level)));
+        qlist_append_obj(list, QOBJECT(qbool_from_bool(level & 1)));
+        tree = QOBJECT(list);
+    }
+    check_tree(tree);
+}
+
+/*
+ * qapi_emitter_int_struct() for @dict, whose members are all integers,
+ * called with its members in the order the QDict iterates them.
+ */
+static void emit_int_struct(QapiEmitter *e, const QDict *dict)
+{
+    QapiEmitterIntMember members[16];
+    QapiEmitterInt values[16];
+    size_t n = 0;
+
+    for (const QDictEntry *d = qdict_first(dict); d;
+         d = qdict_next(dict, d)) {
+        const QNum *qn = (const QNum *)qdict_entry_value(d);
+        size_t len = strlen(qdict_entry_key(d));
+
+        g_assert_cmpuint(n, <, G_N_ELEMENTS(members));
+        g_assert_cmpuint(len, <, QAPI_EMITTER_INT_NAME_MAX);
+        members[n] = (QapiEmitterIntMember) {
+            .len = len, .is_signed = qn->kind == QNUM_I64,
+        };
+        memcpy(members[n].name, qdict_entry_key(d), len);
+        if (qn->kind == QNUM_I64) {
+            values[n].i = qn->u.i64;
+        } else {
+            values[n].u = qn->u.u64;
+        }
+        n++;
+    }
+    qapi_emitter_int_struct(e, members, values, n);
+}
+
+/*
+ * Emits a list of @value, a list or struct nested @level deeper, and
+ * @value again; on odd levels the list is a struct's member.  Returns
+ * the QObject tree that prints the same.
+ */
+static QObject *emit_nested(QapiEmitter *e, const QDict *value, int level)
+{
+    QList *list = qlist_new();
+    QObject *tree = QOBJECT(list);
+
+    if (level & 1) {
+        QDict *outer = qdict_new();
+
+        qdict_put_obj(outer, "level", QOBJECT(list));
+        tree = QOBJECT(outer);
+        qapi_emitter_start_struct(e);
+        qapi_emitter_member(e, "level");
+    }
+    qapi_emitter_start_list(e);
+    emit_int_struct(e, value);
+    qlist_append_obj(list, qobject_ref_impl((QObject *)value));
+    if (level > 0) {
+        qlist_append_obj(list, emit_nested(e, value, level - 1));
+    }
+    emit_int_struct(e, value);
+    qlist_append_obj(list, qobject_ref_impl((QObject *)value));
+    qapi_emitter_end_list(e);
+    if (level & 1) {
+        qapi_emitter_end_struct(e);
+    }
+    return tree;
+}
+
+/*
+ * The one-call integer struct: alone, empty, and as list items nested
+ * past the levels of the fast indent, after '[' and after ','; names of
+ * one character up to the longest that fits, signed and unsigned
+ * extremes.
+ */
+static void test_int_struct(void)
+{
+    g_autoptr(QDict) dict = qdict_new();
+    g_autoptr(QDict) none = qdict_new();
+
+    qdict_put_int(dict, "a", INT64_MIN);
+    qdict_put_obj(dict, "unsigned", QOBJECT(qnum_from_uint(UINT64_MAX)));
+    qdict_put_int(dict, "zero", 0);
+    qdict_put_int(dict, "a-name-of-thirty-one-characters", 42);
+    qdict_put_obj(dict, "small", QOBJECT(qnum_from_uint(7)));
+
+    for (int empty = 0; empty < 2; empty++) {
+        const QDict *value = empty ? none : dict;
+
+        for (size_t i = 0; i < G_N_ELEMENTS(modes); i++) {
+            Output o;
+            QapiEmitter *e = output_open(&o, &modes[i]);
+
+            emit_int_struct(e, value);
+            check_output(&o, e, QOBJECT(value));
+            for (int level = 0; level < 24; level += 1 + level / 2) {
+                g_autoptr(QObject) tree = NULL;
+
+                e = output_open(&o, &modes[i]);
+                tree = emit_nested(e, value, level);
+                check_output(&o, e, tree);
+            }
+        }
+    }
+}
+
+/*
  * A value far larger than the emitter's buffer reaches the FILE while
  * it is being emitted: at any time, what the emitter holds back is
  * bounded (by its 64 KiB buffer and one scalar), not the whole text.
@@ -874,6 +1035,8 @@ int main(int argc, char **argv)
     g_test_add_func("/qapi/emit/enums", test_enums);
     g_test_add_func("/qapi/emit/null-values", test_null_values);
     g_test_add_func("/qapi/emit/backends", test_backends);
+    g_test_add_func("/qapi/emit/deep", test_deep);
+    g_test_add_func("/qapi/emit/int-struct", test_int_struct);
     g_test_add_func("/qapi/emit/streaming", test_streaming);
     g_test_add_func("/qapi/emit/info-dump", test_info_dump);
     return g_test_run();

@@ -236,6 +236,49 @@ static void test_writer_numbers(void)
     }
 }
 
+/*
+ * qjson_put_uint() counts the digits before writing them: around every
+ * power of ten and of two, it writes exactly the digits (nothing past
+ * their end), as a signed value too.
+ */
+static void check_put(uint64_t v)
+{
+    char buf[QJSON_INT_MAX + 8];
+    g_autofree char *want = g_strdup_printf("%" PRIu64, v);
+    g_autofree char *want_neg = g_strdup_printf("%" PRId64, -(int64_t)v);
+    char *end;
+
+    memset(buf, '#', sizeof(buf));
+    end = qjson_put_uint(buf, v);
+    g_assert_cmpmem(buf, end - buf, want, strlen(want));
+    g_assert_cmpint(*end, ==, '#');
+    if (v <= INT64_MAX) {
+        memset(buf, '#', sizeof(buf));
+        end = qjson_put_int(buf, -(int64_t)v);
+        g_assert_cmpmem(buf, end - buf, want_neg, strlen(want_neg));
+        g_assert_cmpint(*end, ==, '#');
+    }
+}
+
+static void test_writer_digit_counts(void)
+{
+    uint64_t p10 = 1;
+
+    for (int k = 0; k < 64; k++) {
+        uint64_t p2 = (uint64_t)1 << k;
+
+        check_put(p2 - 1);
+        check_put(p2);
+        check_put(p2 + 1);
+    }
+    for (int k = 0; k < 20; k++, p10 *= 10) {
+        check_put(p10 - 1);
+        check_put(p10);
+        check_put(p10 + 1);
+    }
+    check_put(UINT64_MAX);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -247,6 +290,7 @@ int main(int argc, char **argv)
     g_test_add_func("/json/writer/compact", test_writer_compact);
     g_test_add_func("/json/writer/escapes", test_writer_escapes);
     g_test_add_func("/json/writer/numbers", test_writer_numbers);
+    g_test_add_func("/json/writer/digit-counts", test_writer_digit_counts);
     g_test_add_func("/json/reader/roundtrip", test_reader_roundtrip);
     g_test_add_func("/json/reader/errors", test_reader_errors);
     g_test_add_func("/qobject/equal", test_equal);
