@@ -364,36 +364,54 @@ void qapi_emitter_member(QapiEmitter *e, const char *name)
     qapi_emitter_member_len(e, name, strlen(name));
 }
 
-void qapi_emitter_member_int(QapiEmitter *e, const char *name, size_t len,
-                             int64_t value)
+/* An integer value, @v.i if @is_signed, else @v.u. */
+static void emit_integer(QapiEmitter *e, bool is_signed, QapiEmitterInt v)
+{
+    if (e->format == EMITTER_JSON) {
+        char *p = json_begin_value(e, QJSON_INT_MAX);
+
+        p = is_signed ? qjson_put_int(p, v.i) : qjson_put_uint(p, v.u);
+        emitter_commit(e, p);
+        emitter_end_value(e);
+    } else {
+        human_begin_value(e, false);
+        if (is_signed) {
+            qjson_append_int(e->buf, v.i);
+        } else {
+            qjson_append_uint(e->buf, v.u);
+        }
+        emitter_end_scalar(e);
+    }
+}
+
+/* A member and its integer value, @v.i if @is_signed, else @v.u. */
+static void member_integer(QapiEmitter *e, const char *name, size_t len,
+                           bool is_signed, QapiEmitterInt v)
 {
     if (e->format == EMITTER_JSON) {
         EmitterFrame *f = emitter_member_frame(e);
         char *p = json_put_member(e, f, name, len, QJSON_INT_MAX);
 
-        emitter_commit(e, qjson_put_int(p, value));
+        p = is_signed ? qjson_put_int(p, v.i) : qjson_put_uint(p, v.u);
+        emitter_commit(e, p);
         f->count++;
         emitter_end_value(e);
     } else {
         qapi_emitter_member_len(e, name, len);
-        qapi_emitter_int(e, value);
+        emit_integer(e, is_signed, v);
     }
+}
+
+void qapi_emitter_member_int(QapiEmitter *e, const char *name, size_t len,
+                             int64_t value)
+{
+    member_integer(e, name, len, true, (QapiEmitterInt) { .i = value });
 }
 
 void qapi_emitter_member_uint(QapiEmitter *e, const char *name, size_t len,
                               uint64_t value)
 {
-    if (e->format == EMITTER_JSON) {
-        EmitterFrame *f = emitter_member_frame(e);
-        char *p = json_put_member(e, f, name, len, QJSON_INT_MAX);
-
-        emitter_commit(e, qjson_put_uint(p, value));
-        f->count++;
-        emitter_end_value(e);
-    } else {
-        qapi_emitter_member_len(e, name, len);
-        qapi_emitter_uint(e, value);
-    }
+    member_integer(e, name, len, false, (QapiEmitterInt) { .u = value });
 }
 
 /* JSON: a struct of integer members, one line each, all in one go. */
@@ -438,43 +456,20 @@ void qapi_emitter_int_struct(QapiEmitter *e,
     }
     qapi_emitter_start_struct(e);
     for (size_t i = 0; i < n; i++) {
-        if (members[i].is_signed) {
-            qapi_emitter_member_int(e, members[i].name, members[i].len,
-                                    values[i].i);
-        } else {
-            qapi_emitter_member_uint(e, members[i].name, members[i].len,
-                                     values[i].u);
-        }
+        member_integer(e, members[i].name, members[i].len,
+                       members[i].is_signed, values[i]);
     }
     qapi_emitter_end_struct(e);
 }
 
 void qapi_emitter_int(QapiEmitter *e, int64_t value)
 {
-    if (e->format == EMITTER_JSON) {
-        char *p = json_begin_value(e, QJSON_INT_MAX);
-
-        emitter_commit(e, qjson_put_int(p, value));
-        emitter_end_value(e);
-    } else {
-        human_begin_value(e, false);
-        qjson_append_int(e->buf, value);
-        emitter_end_scalar(e);
-    }
+    emit_integer(e, true, (QapiEmitterInt) { .i = value });
 }
 
 void qapi_emitter_uint(QapiEmitter *e, uint64_t value)
 {
-    if (e->format == EMITTER_JSON) {
-        char *p = json_begin_value(e, QJSON_INT_MAX);
-
-        emitter_commit(e, qjson_put_uint(p, value));
-        emitter_end_value(e);
-    } else {
-        human_begin_value(e, false);
-        qjson_append_uint(e->buf, value);
-        emitter_end_scalar(e);
-    }
+    emit_integer(e, false, (QapiEmitterInt) { .u = value });
 }
 
 void qapi_emitter_double(QapiEmitter *e, double value)
