@@ -678,3 +678,152 @@ int bdrv_truncate(BlockDriverState *bs, int64_t offset, Error **errp)
     error_setg(errp, "Image format driver does not support resize");
     return -ENOTSUP;
 }
+
+/* The options of every node that a reopen may set (7.2's generic ones). */
+static const BdrvRuntimeOpt bdrv_generic_reopen_opts[] = {
+    { "read-only", BDRV_OPT_BOOL },     /* its effect is the caller's */
+    { "auto-read-only", BDRV_OPT_BOOL },
+    { "cache.direct", BDRV_OPT_BOOL },
+    { "cache.no-flush", BDRV_OPT_BOOL },
+    { "discard", BDRV_OPT_ENUM,
+      (const char *const[]) { "ignore", "off", "unmap", "on", NULL } },
+    { NULL }
+};
+
+static const BdrvRuntimeOpt *find_runtime_opt(const BdrvRuntimeOpt *opts,
+                                              const char *name)
+{
+    for (; opts && opts->name; opts++) {
+        if (!strcmp(opts->name, name)) {
+            return opts;
+        }
+    }
+    return NULL;
+}
+
+static bool parse_bool_value(const char *v)
+{
+    static const char *const words[] = {
+        "on", "yes", "true", "y", "off", "no", "false", "n",
+    };
+
+    for (size_t i = 0; i < ARRAY_SIZE(words); i++) {
+        if (!strcmp(v, words[i])) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* A value of a runtime option, with 7.2's message when it is bad. */
+static int check_runtime_value(const BlockDriverState *bs,
+                               const BdrvRuntimeOpt *opt, const char *v,
+                               bool generic, Error **errp)
+{
+    uint64_t size;
+    char *end;
+
+    switch (opt->type) {
+    case BDRV_OPT_BOOL:
+        if (!parse_bool_value(v)) {
+            error_setg(errp, "Parameter '%s' expects 'on' or 'off'",
+                       opt->name);
+            return -EINVAL;
+        }
+        return 0;
+    case BDRV_OPT_SIZE:
+        if (*v == '-' || qemu_strtosz(v, &size) < 0) {
+            error_setg(errp, "Parameter '%s' expects a non-negative number "
+                       "below 2^64", opt->name);
+            error_append_hint(errp, "Optional suffix k, M, G, T, P or E "
+                              "means kilo-, mega-, giga-, tera-, peta-\n"
+                              "and exabytes, respectively.\n");
+            return -EINVAL;
+        }
+        return 0;
+    case BDRV_OPT_NUMBER:
+        errno = 0;
+        (void)strtoull(v, &end, 0);
+        if (errno || end == v || *end) {
+            error_setg(errp, "Parameter '%s' expects a number", opt->name);
+            return -EINVAL;
+        }
+        return 0;
+    case BDRV_OPT_ENUM:
+        for (const char *const *p = opt->values; *p; p++) {
+            if (!strcmp(*p, v)) {
+                return 0;
+            }
+        }
+        if (generic) {
+            error_setg(errp, "Invalid %s option", opt->name);
+        } else {
+            g_autoptr(GString) allowed = g_string_new(NULL);
+
+            for (const char *const *p = opt->values; *p; p++) {
+                g_string_append_printf(allowed, "%s%s",
+                                       p == opt->values ? "" : ", ", *p);
+            }
+            error_setg(errp, "Unsupported value '%s' for %s option '%s'. "
+                       "Allowed are any of the following: %s", v,
+                       bs->drv->format_name, opt->name, allowed->str);
+        }
+        return -EINVAL;
+    }
+    g_assert_not_reached();
+}
+
+/* Whether option @key = @v of a reopen leaves @bs as it is. */
+static bool reopen_keeps(const BlockDriverState *bs, const char *key,
+                         const char *v)
+{
+    if (!strcmp(key, "driver")) {
+        return !strcmp(v, bs->drv->format_name);
+    }
+    if (!strcmp(key, "file.driver")) {
+        return bs->file && !strcmp(v, bs->file->drv->format_name);
+    }
+    if (!strcmp(key, "file.filename")) {
+        return bs->file && !strcmp(v, bs->file->filename);
+    }
+    return false;
+}
+
+int bdrv_reopen_check(BlockDriverState *bs, QDict *options, Error **errp)
+{
+    const QDictEntry *e;
+
+    /* First the values 7.2's drivers parse, then what nobody takes. */
+    for (e = qdict_first(options); e; e = qdict_next(options, e)) {
+        const char *key = qdict_entry_key(e);
+        const char *v = qdict_get_try_str(options, key);
+        const BdrvRuntimeOpt *opt;
+        bool generic = true;
+
+        opt = find_runtime_opt(bdrv_generic_reopen_opts, key);
+        if (!opt) {
+            opt = find_runtime_opt(bs->drv->runtime_opts, key);
+            generic = false;
+        }
+        if (opt && v && check_runtime_value(bs, opt, v, generic, errp) < 0) {
+            return -EINVAL;
+        }
+    }
+    for (e = qdict_first(options); e; e = qdict_next(options, e)) {
+        const char *key = qdict_entry_key(e);
+        const char *v = qdict_get_try_str(options, key);
+
+        if (find_runtime_opt(bdrv_generic_reopen_opts, key) ||
+            find_runtime_opt(bs->drv->runtime_opts, key) ||
+            (v && reopen_keeps(bs, key, v))) {
+            continue;
+        }
+        /* The protocol node names its own options without "file.". */
+        if (g_str_has_prefix(key, "file.")) {
+            key += strlen("file.");
+        }
+        error_setg(errp, "Cannot change the option '%s'", key);
+        return -EINVAL;
+    }
+    return 0;
+}

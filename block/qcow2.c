@@ -669,6 +669,26 @@ static ImageInfoSpecific *qcow2_get_specific_info(BlockDriverState *bs,
     return g_steal_pointer(&spec);
 }
 
+/*
+ * What 7.2's qcow2 lets a reopen change.  Lazy refcounts change only
+ * what the file holds while it is open (the dirty bit); the rest tunes
+ * caches and discards.
+ */
+static const BdrvRuntimeOpt qcow2_runtime_opts[] = {
+    { "lazy-refcounts", BDRV_OPT_BOOL },
+    { "pass-discard-request", BDRV_OPT_BOOL },
+    { "pass-discard-snapshot", BDRV_OPT_BOOL },
+    { "pass-discard-other", BDRV_OPT_BOOL },
+    { "overlap-check", BDRV_OPT_ENUM,
+      (const char *const[]) { "none", "constant", "cached", "all", NULL } },
+    { "cache-size", BDRV_OPT_SIZE },
+    { "l2-cache-size", BDRV_OPT_SIZE },
+    { "l2-cache-entry-size", BDRV_OPT_SIZE },
+    { "refcount-cache-size", BDRV_OPT_SIZE },
+    { "cache-clean-interval", BDRV_OPT_NUMBER },
+    { NULL }
+};
+
 const BlockDriver bdrv_qcow2 = {
     .format_name = "qcow2",
     .instance_size = sizeof(BDRVQcow2State),
@@ -695,4 +715,5 @@ const BlockDriver bdrv_qcow2 = {
     .check = qcow2_check,
     .bitmap_ops = &qcow2_bitmap_ops,
     .inactivate = qcow2_write_close,
+    .runtime_opts = qcow2_runtime_opts,
 };
