@@ -57,7 +57,7 @@ static bool vectored_read(BlockDriverState *bs, int nargs, char **args,
     g_autofree uint8_t *buf = NULL;
     int64_t offset, count;
     bool ok = true;
-    double start;
+    double start = 0;
     int ret;
 
     offset = qemuio_cvtnum(args[0]);
@@ -68,9 +68,13 @@ static bool vectored_read(BlockDriverState *bs, int nargs, char **args,
     if (count < 0) {
         return false;
     }
-    buf = g_malloc(MAX(count, 1));
-    start = qemuio_now();
-    ret = qemuio_do_read(bs, offset, count, buf);
+    ret = qemuio_check_request(bs, offset, count);
+    if (ret == 0) {
+        /* Made only for a request inside the image. */
+        buf = g_malloc(MAX(count, 1));
+        start = qemuio_now();
+        ret = qemuio_do_read(bs, offset, count, buf);
+    }
     if (ret < 0) {
         /* aio_read's message names readv too (7.2). */
         printf("readv failed: %s\n", strerror(-ret));
@@ -176,14 +180,18 @@ static bool vectored_write(BlockDriverState *bs, int nargs, char **args,
     if (count < 0) {
         return false;
     }
-    if (!w->zeroes) {
+    /* A request outside the image fails before its buffer is made. */
+    ret = qemuio_check_request(bs, offset, count);
+    if (ret == 0 && !w->zeroes) {
         buf = g_malloc(MAX(count, 1));
         memset(buf, w->o.pattern, count);
     }
     start = qemuio_now();
-    ret = qemuio_do_write(bs, offset, count, buf,
-                          w->unmap ? BDRV_REQ_MAY_UNMAP : 0, w->zeroes,
-                          false, w->fua);
+    if (ret == 0) {
+        ret = qemuio_do_write(bs, offset, count, buf,
+                              w->unmap ? BDRV_REQ_MAY_UNMAP : 0, w->zeroes,
+                              false, w->fua);
+    }
     if (ret < 0) {
         printf("%s failed: %s\n", aio ? "aio_write" : "writev",
                strerror(-ret));
