@@ -720,7 +720,7 @@ static int check_runtime_value(const BlockDriverState *bs,
                                const BdrvRuntimeOpt *opt, const char *v,
                                bool generic, Error **errp)
 {
-    uint64_t size;
+    uint64_t size, number;
     char *end;
 
     switch (opt->type) {
@@ -742,10 +742,20 @@ static int check_runtime_value(const BlockDriverState *bs,
         }
         return 0;
     case BDRV_OPT_NUMBER:
+        /* strtoull's syntax: "-1" is the largest number. */
         errno = 0;
-        (void)strtoull(v, &end, 0);
-        if (errno || end == v || *end) {
+        number = strtoull(v, &end, 0);
+        if (end == v || *end) {
             error_setg(errp, "Parameter '%s' expects a number", opt->name);
+            return -EINVAL;
+        }
+        if (errno == ERANGE) {
+            error_setg(errp, "Value '%s' is too large for parameter '%s'",
+                       v, opt->name);
+            return -EINVAL;
+        }
+        if (opt->max_error && number > opt->max) {
+            error_setg(errp, "%s", opt->max_error);
             return -EINVAL;
         }
         return 0;

@@ -685,7 +685,8 @@ static const BdrvRuntimeOpt qcow2_runtime_opts[] = {
     { "l2-cache-size", BDRV_OPT_SIZE },
     { "l2-cache-entry-size", BDRV_OPT_SIZE },
     { "refcount-cache-size", BDRV_OPT_SIZE },
-    { "cache-clean-interval", BDRV_OPT_NUMBER },
+    { "cache-clean-interval", BDRV_OPT_NUMBER, .max = UINT_MAX,
+      .max_error = "Cache clean interval too big" },
     { NULL }
 };
 

@@ -48,6 +48,9 @@ typedef struct BdrvRuntimeOpt {
     const char *name;
     BdrvRuntimeOptType type;
     const char *const *values;  /* BDRV_OPT_ENUM: allowed, NULL-ended */
+    /* BDRV_OPT_NUMBER: a larger value fails with @max_error (0: none). */
+    uint64_t max;
+    const char *max_error;
 } BdrvRuntimeOpt;
 
 struct BlockDriver {
