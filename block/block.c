@@ -715,12 +715,14 @@ static bool parse_bool_value(const char *v)
     return false;
 }
 
-/* A value of a runtime option, with 7.2's message when it is bad. */
-static int check_runtime_value(const BlockDriverState *bs,
-                               const BdrvRuntimeOpt *opt, const char *v,
-                               bool generic, Error **errp)
+/*
+ * The syntax of a runtime option's value, with 7.2's message when it
+ * is bad; an enum is checked here only for a @generic option.
+ */
+static int check_runtime_syntax(const BdrvRuntimeOpt *opt, const char *v,
+                                bool generic, Error **errp)
 {
-    uint64_t size, number;
+    uint64_t size;
     char *end;
 
     switch (opt->type) {
@@ -744,7 +746,7 @@ static int check_runtime_value(const BlockDriverState *bs,
     case BDRV_OPT_NUMBER:
         /* strtoull's syntax: "-1" is the largest number. */
         errno = 0;
-        number = strtoull(v, &end, 0);
+        (void)strtoull(v, &end, 0);
         if (end == v || *end) {
             error_setg(errp, "Parameter '%s' expects a number", opt->name);
             return -EINVAL;
@@ -754,33 +756,63 @@ static int check_runtime_value(const BlockDriverState *bs,
                        v, opt->name);
             return -EINVAL;
         }
-        if (opt->max_error && number > opt->max) {
+        return 0;
+    case BDRV_OPT_ENUM:
+        if (!generic || g_strv_contains(opt->values, v)) {
+            return 0;
+        }
+        error_setg(errp, "Invalid %s option", opt->name);
+        return -EINVAL;
+    }
+    g_assert_not_reached();
+}
+
+/*
+ * What a driver checks once the values parse: a number's maximum, an
+ * enum's value.
+ */
+static int check_runtime_limits(const BlockDriverState *bs,
+                                const BdrvRuntimeOpt *opt, const char *v,
+                                Error **errp)
+{
+    g_autoptr(GString) allowed = NULL;
+
+    if (opt->type == BDRV_OPT_NUMBER) {
+        if (opt->max_error && strtoull(v, NULL, 0) > opt->max) {
             error_setg(errp, "%s", opt->max_error);
             return -EINVAL;
         }
         return 0;
-    case BDRV_OPT_ENUM:
-        for (const char *const *p = opt->values; *p; p++) {
-            if (!strcmp(*p, v)) {
-                return 0;
-            }
-        }
-        if (generic) {
-            error_setg(errp, "Invalid %s option", opt->name);
-        } else {
-            g_autoptr(GString) allowed = g_string_new(NULL);
-
-            for (const char *const *p = opt->values; *p; p++) {
-                g_string_append_printf(allowed, "%s%s",
-                                       p == opt->values ? "" : ", ", *p);
-            }
-            error_setg(errp, "Unsupported value '%s' for %s option '%s'. "
-                       "Allowed are any of the following: %s", v,
-                       bs->drv->format_name, opt->name, allowed->str);
-        }
-        return -EINVAL;
     }
-    g_assert_not_reached();
+    if (opt->type != BDRV_OPT_ENUM || g_strv_contains(opt->values, v)) {
+        return 0;
+    }
+    allowed = g_string_new(NULL);
+    for (const char *const *p = opt->values; *p; p++) {
+        g_string_append_printf(allowed, "%s%s", p == opt->values ? "" : ", ",
+                               *p);
+    }
+    error_setg(errp, "Unsupported value '%s' for %s option '%s'. Allowed "
+               "are any of the following: %s", v, bs->drv->format_name,
+               opt->name, allowed->str);
+    return -EINVAL;
+}
+
+/* The syntax of the options in @options that @opts describes. */
+static int check_options_syntax(QDict *options, const BdrvRuntimeOpt *opts,
+                                bool generic, Error **errp)
+{
+    for (const QDictEntry *e = qdict_first(options); e;
+         e = qdict_next(options, e)) {
+        const char *key = qdict_entry_key(e);
+        const char *v = qdict_get_try_str(options, key);
+        const BdrvRuntimeOpt *opt = find_runtime_opt(opts, key);
+
+        if (opt && v && check_runtime_syntax(opt, v, generic, errp) < 0) {
+            return -EINVAL;
+        }
+    }
+    return 0;
 }
 
 /* Whether option @key = @v of a reopen leaves @bs as it is. */
@@ -801,25 +833,31 @@ static bool reopen_keeps(const BlockDriverState *bs, const char *key,
 
 int bdrv_reopen_check(BlockDriverState *bs, QDict *options, Error **errp)
 {
-    const QDictEntry *e;
+    const BdrvRuntimeOpt *opts = bs->drv->runtime_opts;
 
-    /* First the values 7.2's drivers parse, then what nobody takes. */
-    for (e = qdict_first(options); e; e = qdict_next(options, e)) {
-        const char *key = qdict_entry_key(e);
-        const char *v = qdict_get_try_str(options, key);
-        const BdrvRuntimeOpt *opt;
-        bool generic = true;
+    /*
+     * 7.2's order: the generic options parse, then the driver's, then
+     * the driver's rules between them, its limits (in its own order),
+     * and last what nobody takes.
+     */
+    if (check_options_syntax(options, bdrv_generic_reopen_opts, true,
+                             errp) < 0 ||
+        check_options_syntax(options, opts, false, errp) < 0) {
+        return -EINVAL;
+    }
+    if (bs->drv->reopen_check && bs->drv->reopen_check(bs, options,
+                                                       errp) < 0) {
+        return -EINVAL;
+    }
+    for (; opts && opts->name; opts++) {
+        const char *v = qdict_get_try_str(options, opts->name);
 
-        opt = find_runtime_opt(bdrv_generic_reopen_opts, key);
-        if (!opt) {
-            opt = find_runtime_opt(bs->drv->runtime_opts, key);
-            generic = false;
-        }
-        if (opt && v && check_runtime_value(bs, opt, v, generic, errp) < 0) {
+        if (v && check_runtime_limits(bs, opts, v, errp) < 0) {
             return -EINVAL;
         }
     }
-    for (e = qdict_first(options); e; e = qdict_next(options, e)) {
+    for (const QDictEntry *e = qdict_first(options); e;
+         e = qdict_next(options, e)) {
         const char *key = qdict_entry_key(e);
         const char *v = qdict_get_try_str(options, key);
 

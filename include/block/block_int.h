@@ -132,6 +132,11 @@ struct BlockDriver {
      * ended by an entry without a name.  NULL: none.
      */
     const BdrvRuntimeOpt *runtime_opts;
+    /*
+     * The driver's rules between runtime options of a reopen, once
+     * their values parse (bdrv_reopen_check()).  NULL: none.
+     */
+    int (*reopen_check)(BlockDriverState *bs, QDict *options, Error **errp);
 };
 
 struct BlockDriverState {
