@@ -8,12 +8,9 @@
 #include <signal.h>
 #include <time.h>
 #include <unistd.h>
-#include "qemu-io-cmds.h"
+#include "qemu-io-internal.h"
 #include "qapi-emit.h"
 #include "qemu/cutils.h"
-
-/* Longest single request qemu-io 7.2 accepts (INT_MAX, sector aligned). */
-#define QEMU_IO_MAX_REQUEST 2147483136LL
 
 /* Bytes per line of a `read -v` dump. */
 #define DUMP_LINE_BYTES 16
@@ -21,22 +18,6 @@
 /* Unit of VM state and compressed requests, and alloc's default count. */
 #define SECTOR_SIZE 512
 
-typedef struct QemuIOCmd {
-    const char *name;
-    const char *altname;
-    bool (*cfunc)(BlockDriverState *bs, int argc, char **argv);
-    int argmin;
-    int argmax;             /* -1: no limit */
-    bool needs_file;
-    bool needs_write;       /* refused on a read-only image */
-    const char *args;       /* NULL: no argument part in help lines */
-    const char *oneline;
-    const char *help;       /* extended `help CMD` text, or NULL */
-} QemuIOCmd;
-
-static BlockDriverState *qemuio_bs;
-static int qemuio_flags;        /* BDRV_O_* the current image has */
-static bool qemuio_writeback;   /* false: flush after every write */
 static bool quit_requested;
 
 /* ---------------------------------------------------------------------
@@ -48,7 +29,7 @@ static bool quit_requested;
  * takes (7.2 parses both alike), up to INT64_MAX, with qemu-io 7.2's
  * messages.
  */
-static int64_t cvtnum(const char *s)
+int64_t qemuio_cvtnum(const char *s)
 {
     uint64_t v;
     int ret = qemu_strtosz(s, &v);
@@ -65,7 +46,7 @@ static int64_t cvtnum(const char *s)
 }
 
 /* A pattern byte: C integer syntax (0x.., 0..), 0 to 255. */
-static int parse_pattern(const char *s)
+int qemuio_parse_pattern(const char *s)
 {
     char *end;
     long v;
@@ -116,7 +97,7 @@ static void cvtstr(double value, char *buf, size_t len)
  * Reports
  */
 
-static double now_seconds(void)
+double qemuio_now(void)
 {
     struct timespec ts;
 
@@ -144,7 +125,7 @@ static void timestr(double secs, bool fixed, char *buf, size_t len)
  * The two result lines of read/write/discard, or with -C one line of
  * comma-separated values.
  */
-static void print_report(const char *op, double secs, int64_t offset,
+void qemuio_print_report(const char *op, double secs, int64_t offset,
                          int64_t bytes, bool cflag)
 {
     char tbuf[64], sbuf[64], rbuf[64];
@@ -164,7 +145,7 @@ static void print_report(const char *op, double secs, int64_t offset,
            sbuf, 1, tbuf, rbuf, ops);
 }
 
-static void dump_buffer(const uint8_t *buf, int64_t offset, int64_t len)
+void qemuio_dump_buffer(const uint8_t *buf, int64_t offset, int64_t len)
 {
     for (int64_t i = 0; i < len; i += DUMP_LINE_BYTES) {
         int64_t n = MIN(DUMP_LINE_BYTES, len - i);
@@ -183,7 +164,7 @@ static void dump_buffer(const uint8_t *buf, int64_t offset, int64_t len)
     }
 }
 
-static void print_usage(const char *name, const QemuIOCmd *ct)
+void qemuio_print_usage(const char *name, const QemuIOCmd *ct)
 {
     if (ct->args) {
         printf("%s %s -- %s\n", name, ct->args, ct->oneline);
@@ -193,7 +174,7 @@ static void print_usage(const char *name, const QemuIOCmd *ct)
 }
 
 /* Requests must lie inside the image (7.2 fails them with EIO). */
-static int check_request(BlockDriverState *bs, int64_t offset, int64_t bytes)
+int qemuio_check_request(BlockDriverState *bs, int64_t offset, int64_t bytes)
 {
     int64_t len = bdrv_getlength(bs);
 
@@ -206,6 +187,33 @@ static int check_request(BlockDriverState *bs, int64_t offset, int64_t bytes)
     return 0;
 }
 
+int qemuio_do_read(BlockDriverState *bs, int64_t offset, int64_t count,
+                   uint8_t *buf)
+{
+    Error *err = NULL;
+    int ret = qemuio_check_request(bs, offset, count);
+
+    if (ret == 0 && count) {
+        ret = bdrv_pread(bs, offset, count, buf, &err);
+        error_free(err);
+    }
+    return ret;
+}
+
+bool qemuio_check_pattern(const uint8_t *buf, int64_t offset,
+                          int64_t pattern_offset, int64_t count,
+                          int pattern)
+{
+    for (int64_t i = 0; i < count; i++) {
+        if (buf[pattern_offset + i] != pattern) {
+            printf("Pattern verification failed at offset %" PRId64
+                   ", %" PRId64 " bytes\n", offset + pattern_offset, count);
+            return false;
+        }
+    }
+    return true;
+}
+
 /*
  * The "off len" operands of read, write and discard, then the length
  * limit (which write -n lifts).  False after 7.2's message.
@@ -213,11 +221,11 @@ static int check_request(BlockDriverState *bs, int64_t offset, int64_t bytes)
 static bool parse_offset_count(char **args, int64_t *offset, int64_t *count,
                                bool write, bool no_fallback)
 {
-    *offset = cvtnum(args[0]);
+    *offset = qemuio_cvtnum(args[0]);
     if (*offset < 0) {
         return false;
     }
-    *count = cvtnum(args[1]);
+    *count = qemuio_cvtnum(args[1]);
     if (*count < 0) {
         return false;
     }
@@ -229,20 +237,7 @@ static bool parse_offset_count(char **args, int64_t *offset, int64_t *count,
     return true;
 }
 
-/* The options read, write and discard share. */
-typedef struct IOCommonOpts {
-    bool vmstate;           /* -b */
-    bool csv;               /* -C: the report as comma-separated values */
-    bool quiet;             /* -q */
-    bool has_pattern;       /* -P */
-    int pattern;
-} IOCommonOpts;
-
-/*
- * Applies -b, -C, -p, -P or -q to @o: 1 when @c was one of them, 0
- * when not, -1 after the message for a bad pattern.
- */
-static int io_common_option(int c, const char *arg, IOCommonOpts *o)
+int qemuio_common_option(int c, const char *arg, IOCommonOpts *o)
 {
     switch (c) {
     case 'b':
@@ -255,7 +250,7 @@ static int io_common_option(int c, const char *arg, IOCommonOpts *o)
         return 1;       /* 7.2: ignored for backwards compatibility */
     case 'P':
         o->has_pattern = true;
-        o->pattern = parse_pattern(arg);
+        o->pattern = qemuio_parse_pattern(arg);
         return o->pattern < 0 ? -1 : 1;
     case 'q':
         o->quiet = true;
@@ -287,7 +282,7 @@ static bool end_request(const char *op, const char *done, int ret,
         return false;
     }
     if (!o->quiet) {
-        print_report(done, secs, offset, count, o->csv);
+        qemuio_print_report(done, secs, offset, count, o->csv);
     }
     return true;
 }
@@ -308,7 +303,7 @@ static bool read_f(BlockDriverState *bs, int argc, char **argv)
     double start;
 
     while ((c = getopt(argc, argv, "bCpP:qs:l:v")) != -1) {
-        ret = io_common_option(c, optarg, &o);
+        ret = qemuio_common_option(c, optarg, &o);
         if (ret < 0) {
             return false;
         } else if (ret > 0) {
@@ -317,14 +312,14 @@ static bool read_f(BlockDriverState *bs, int argc, char **argv)
         switch (c) {
         case 's':
             sflag = true;
-            pattern_offset = cvtnum(optarg);
+            pattern_offset = qemuio_cvtnum(optarg);
             if (pattern_offset < 0) {
                 return false;
             }
             break;
         case 'l':
             lflag = true;
-            pattern_count = cvtnum(optarg);
+            pattern_count = qemuio_cvtnum(optarg);
             if (pattern_count < 0) {
                 return false;
             }
@@ -333,12 +328,12 @@ static bool read_f(BlockDriverState *bs, int argc, char **argv)
             vflag = true;
             break;
         default:
-            print_usage(argv[0], &read_cmd);
+            qemuio_print_usage(argv[0], &read_cmd);
             return false;
         }
     }
     if (optind != argc - 2 || ((sflag || lflag) && !o.has_pattern)) {
-        print_usage(argv[0], &read_cmd);
+        qemuio_print_usage(argv[0], &read_cmd);
         return false;
     }
     if (!parse_offset_count(argv + optind, &offset, &count, false, false)) {
@@ -358,38 +353,26 @@ static bool read_f(BlockDriverState *bs, int argc, char **argv)
     }
 
     buf = g_malloc(MAX(count, 1));
-    start = now_seconds();
+    start = qemuio_now();
     /* No VM state here: qemu-io 7.2 answers the same for raw images. */
-    ret = o.vmstate ? -ENOTSUP : check_request(bs, offset, count);
-    if (ret == 0 && count) {
-        Error *err = NULL;
-        ret = bdrv_pread(bs, offset, count, buf, &err);
-        error_free(err);
-    }
+    ret = o.vmstate ? -ENOTSUP : qemuio_do_read(bs, offset, count, buf);
     if (ret < 0) {
         printf("read failed: %s\n", strerror(-ret));
         return false;
     }
-    start = now_seconds() - start;
+    start = qemuio_now() - start;
 
     if (o.has_pattern) {
-        for (int64_t i = 0; i < pattern_count; i++) {
-            if (buf[pattern_offset + i] != o.pattern) {
-                printf("Pattern verification failed at offset %" PRId64
-                       ", %" PRId64 " bytes\n",
-                       offset + pattern_offset, pattern_count);
-                ok = false;
-                break;
-            }
-        }
+        ok = qemuio_check_pattern(buf, offset, pattern_offset, pattern_count,
+                                  o.pattern);
     }
     if (o.quiet) {
         return ok;
     }
     if (vflag) {
-        dump_buffer(buf, offset, count);
+        qemuio_dump_buffer(buf, offset, count);
     }
-    print_report("read", start, offset, count, o.csv);
+    qemuio_print_report("read", start, offset, count, o.csv);
     return ok;
 }
 
@@ -454,12 +437,12 @@ static bool fill_from_file(uint8_t *buf, int64_t count, const char *path)
     return true;
 }
 
-static int do_write(BlockDriverState *bs, int64_t offset, int64_t count,
+int qemuio_do_write(BlockDriverState *bs, int64_t offset, int64_t count,
                     const uint8_t *buf, int zflags, bool zflag, bool cflag,
                     bool fua)
 {
     Error *err = NULL;
-    int ret = check_request(bs, offset, count);
+    int ret = qemuio_check_request(bs, offset, count);
 
     if (ret == 0 && zflag) {
         ret = bdrv_pwrite_zeroes(bs, offset, count, zflags, &err);
@@ -469,7 +452,7 @@ static int do_write(BlockDriverState *bs, int64_t offset, int64_t count,
         ret = bdrv_pwrite(bs, offset, count, buf, &err);
     }
     /* Writethrough, 7.2's default cache mode, flushes every write. */
-    if (ret == 0 && (fua || !qemuio_writeback)) {
+    if (ret == 0 && (fua || !qemuio_image_writeback())) {
         ret = bdrv_flush(bs, &err);
     }
     error_free(err);
@@ -488,7 +471,7 @@ static bool write_f(BlockDriverState *bs, int argc, char **argv)
     double start;
 
     while ((c = getopt(argc, argv, "bcCfnpP:qs:uz")) != -1) {
-        ret = io_common_option(c, optarg, &o);
+        ret = qemuio_common_option(c, optarg, &o);
         if (ret < 0) {
             return false;
         } else if (ret > 0) {
@@ -514,12 +497,12 @@ static bool write_f(BlockDriverState *bs, int argc, char **argv)
             zflag = true;
             break;
         default:
-            print_usage(argv[0], &write_cmd);
+            qemuio_print_usage(argv[0], &write_cmd);
             return false;
         }
     }
     if (optind != argc - 2) {
-        print_usage(argv[0], &write_cmd);
+        qemuio_print_usage(argv[0], &write_cmd);
         return false;
     }
     if (nflag && !zflag) {
@@ -555,14 +538,15 @@ static bool write_f(BlockDriverState *bs, int argc, char **argv)
     zflags = (uflag ? BDRV_REQ_MAY_UNMAP : 0) |
              (nflag ? BDRV_REQ_NO_FALLBACK : 0);
 
-    start = now_seconds();
+    start = qemuio_now();
     if (o.vmstate) {
         /* No VM state in this implementation. */
         ret = -ENOTSUP;
     } else {
-        ret = do_write(bs, offset, count, buf, zflags, zflag, cflag, fflag);
+        ret = qemuio_do_write(bs, offset, count, buf, zflags, zflag, cflag,
+                              fflag);
     }
-    return end_request("write", "wrote", ret, now_seconds() - start,
+    return end_request("write", "wrote", ret, qemuio_now() - start,
                        offset, count, &o);
 }
 
@@ -607,32 +591,32 @@ static bool discard_f(BlockDriverState *bs, int argc, char **argv)
     double start;
     int c, ret;
 
-    /* Only -C and -q reach io_common_option() here. */
+    /* Only -C and -q reach qemuio_common_option() here. */
     while ((c = getopt(argc, argv, "Cq")) != -1) {
-        if (io_common_option(c, optarg, &o) <= 0) {
-            print_usage(argv[0], &discard_cmd);
+        if (qemuio_common_option(c, optarg, &o) <= 0) {
+            qemuio_print_usage(argv[0], &discard_cmd);
             return false;
         }
     }
     if (optind != argc - 2) {
-        print_usage(argv[0], &discard_cmd);
+        qemuio_print_usage(argv[0], &discard_cmd);
         return false;
     }
     if (!parse_offset_count(argv + optind, &offset, &count, false, false)) {
         return false;
     }
 
-    start = now_seconds();
-    ret = check_request(bs, offset, count);
+    start = qemuio_now();
+    ret = qemuio_check_request(bs, offset, count);
     if (ret == 0) {
         Error *err = NULL;
         ret = bdrv_pdiscard(bs, offset, count, &err);
-        if (ret == 0 && !qemuio_writeback) {
+        if (ret == 0 && !qemuio_image_writeback()) {
             ret = bdrv_flush(bs, &err);
         }
         error_free(err);
     }
-    return end_request("discard", "discard", ret, now_seconds() - start,
+    return end_request("discard", "discard", ret, qemuio_now() - start,
                        offset, count, &o);
 }
 
@@ -690,12 +674,12 @@ static bool alloc_f(BlockDriverState *bs, int argc, char **argv)
     int64_t offset, count = SECTOR_SIZE, remaining, sum = 0;
     char sbuf[64];
 
-    offset = cvtnum(argv[1]);
+    offset = qemuio_cvtnum(argv[1]);
     if (offset < 0) {
         return false;
     }
     if (argc == 3) {
-        count = cvtnum(argv[2]);
+        count = qemuio_cvtnum(argv[2]);
         if (count < 0) {
             return false;
         }
@@ -790,15 +774,15 @@ static bool truncate_f(BlockDriverState *bs, int argc, char **argv)
             }
             break;
         default:
-            print_usage(argv[0], &truncate_cmd);
+            qemuio_print_usage(argv[0], &truncate_cmd);
             return false;
         }
     }
     if (optind != argc - 1) {
-        print_usage(argv[0], &truncate_cmd);
+        qemuio_print_usage(argv[0], &truncate_cmd);
         return false;
     }
-    size = cvtnum(argv[optind]);
+    size = qemuio_cvtnum(argv[optind]);
     if (size < 0) {
         return false;
     }
@@ -892,233 +876,42 @@ static bool flush_f(BlockDriverState *bs, int argc, char **argv)
 }
 
 /* ---------------------------------------------------------------------
- * open, close
+ * break, remove_break, resume, wait_break
+ *
+ * Breakpoints need QEMU's blkdebug driver, which we do not have.  On
+ * any other image 7.2 answers ENOTSUP, as here.
  */
 
-static const QemuIOCmd open_cmd;
-
-bool qemuio_check_cache_mode(const char *mode, bool *writeback)
+static bool break_f(BlockDriverState *bs, int argc, char **argv)
 {
-    static const struct {
-        const char *name;
-        bool writeback;
-    } modes[] = {
-        { "none", true }, { "off", true }, { "writeback", true },
-        { "unsafe", true }, { "writethrough", false },
-        { "directsync", false },
-    };
-
-    for (size_t i = 0; i < ARRAY_SIZE(modes); i++) {
-        if (!strcmp(mode, modes[i].name)) {
-            *writeback = modes[i].writeback;
-            return true;
-        }
-    }
-    error_report("Invalid cache option: %s", mode);
+    printf("Could not set breakpoint: %s\n", strerror(ENOTSUP));
     return false;
 }
 
-bool qemuio_check_discard_mode(const char *mode)
+static bool remove_break_f(BlockDriverState *bs, int argc, char **argv)
 {
-    if (!strcmp(mode, "off") || !strcmp(mode, "ignore") ||
-        !strcmp(mode, "on") || !strcmp(mode, "unmap")) {
-        return true;
-    }
-    error_report("Invalid discard option: %s", mode);
+    printf("Could not remove breakpoint %s: %s\n", argv[1],
+           strerror(ENOTSUP));
     return false;
 }
 
-bool qemuio_check_aio_mode(const char *mode)
+static bool resume_f(BlockDriverState *bs, int argc, char **argv)
 {
-    if (!strcmp(mode, "threads") || !strcmp(mode, "native") ||
-        !strcmp(mode, "io_uring")) {
-        return true;
-    }
-    error_report("Invalid aio option: %s", mode);
+    printf("Could not resume request: %s\n", strerror(ENOTSUP));
     return false;
 }
 
-bool qemuio_parse_keyval(QDict *dict, const char *str)
+/*
+ * 7.2 waits until a request with the tag is suspended, which without
+ * blkdebug never happens: it waits forever (a signal ends it).
+ */
+static bool wait_break_f(BlockDriverState *bs, int argc, char **argv)
 {
-    g_autoptr(GString) key = g_string_new(NULL);
-    g_autoptr(GString) val = g_string_new(NULL);
-    const char *p = str;
-    bool seen_eq;
+    bool suspended = false;
 
-    while (*p) {
-        p = keyval_next(p, key, val, &seen_eq);
-        if (!seen_eq) {
-            /* 7.2 still takes "name" as "name=on", with a warning. */
-            warn_report("short-form boolean option '%s' deprecated",
-                        key->str);
-            error_printf("Please use %s=on instead\n", key->str);
-            g_string_assign(val, "on");
-        }
-        qdict_put_str(dict, key->str, val->str);
+    while (!suspended) {
+        pause();
     }
-    return true;
-}
-
-static bool has_any_key(QDict *d, const char *const *keys)
-{
-    for (; *keys; keys++) {
-        if (d && qdict_haskey(d, *keys)) {
-            return true;
-        }
-    }
-    return false;
-}
-
-int qemuio_open(const char *name, QemuIOOpenOpts *o)
-{
-    static const char *const driver_keys[] = { "driver", NULL };
-    static const char *const file_keys[] = {
-        "file", "file.filename", "filename", NULL,
-    };
-    g_autoptr(QDict) opts = g_steal_pointer(&o->options);
-    bool probed = !o->fmt && !has_any_key(opts, driver_keys);
-    Error *err = NULL;
-
-    if (qemuio_bs) {
-        error_report("file open already, try 'help close'");
-        return -1;
-    }
-    if (!name && !has_any_key(opts, file_keys)) {
-        error_report("can't open: %s", has_any_key(opts, driver_keys)
-                     ? "A block device must be specified for \"file\""
-                     : "Must specify either driver or file");
-        return -1;
-    }
-    if ((o->flags & BDRV_O_FORCE_SHARE) && (o->flags & BDRV_O_RDWR)) {
-        error_setg(&err, "force-share=on can only be used with read-only "
-                   "images");
-    } else {
-        qemuio_bs = bdrv_open(name, o->fmt, g_steal_pointer(&opts),
-                              o->flags, &err);
-    }
-    if (!qemuio_bs) {
-        if (name) {
-            error_report("can't open device %s: %s", name,
-                         error_get_pretty(err));
-        } else {
-            error_report("can't open: %s", error_get_pretty(err));
-        }
-        error_free(err);
-        return -1;
-    }
-    qemuio_flags = o->flags;
-    qemuio_writeback = o->writeback;
-    if (probed && (o->flags & BDRV_O_RDWR) &&
-        !strcmp(bdrv_get_format_name(qemuio_bs), "raw")) {
-        bdrv_raw_warn_probed(qemuio_bs);
-    }
-    return 0;
-}
-
-void qemuio_close(void)
-{
-    BlockDriverState *bs = g_steal_pointer(&qemuio_bs);
-    Error *err = NULL;
-
-    if (!bs) {
-        return;
-    }
-    if (bdrv_flush(bs, &err) < 0) {
-        error_report_err(err);
-    }
-    bdrv_unref(bs);
-}
-
-int qemuio_open_option(int c, const char *arg, QemuIOOpenOpts *o)
-{
-    switch (c) {
-    case 's':
-        error_report("Snapshot mode (-s) is not supported by this qemu-io");
-        return -1;
-    case 'n':
-        o->writeback = true;    /* -t none */
-        return 1;
-    case 'C':
-    case 'k':
-        /* Copy-on-read and AIO do not change results. */
-        return 1;
-    case 'r':
-        o->flags &= ~BDRV_O_RDWR;
-        return 1;
-    case 'U':
-        o->flags |= BDRV_O_FORCE_SHARE;
-        return 1;
-    case 't':
-        return qemuio_check_cache_mode(arg, &o->writeback) ? 1 : -1;
-    case 'd':
-        return qemuio_check_discard_mode(arg) ? 1 : -1;
-    case 'i':
-        return qemuio_check_aio_mode(arg) ? 1 : -1;
-    }
-    return 0;
-}
-
-static bool open_f(BlockDriverState *bs, int argc, char **argv)
-{
-    QemuIOOpenOpts o = { .flags = BDRV_O_RDWR };
-    g_autoptr(QDict) opts = qdict_new();
-    int c, ret;
-
-    while ((c = getopt(argc, argv, "snCrkt:d:o:Ui:")) != -1) {
-        ret = qemuio_open_option(c, optarg, &o);
-        if (ret < 0) {
-            return false;
-        } else if (ret > 0) {
-            continue;
-        }
-        if (c == 'o') {
-            qemuio_parse_keyval(opts, optarg);
-        } else {
-            print_usage(argv[0], &open_cmd);
-            return false;
-        }
-    }
-    if (optind == argc - 1) {
-        o.options = qdict_size(opts) ? g_steal_pointer(&opts) : NULL;
-        return qemuio_open(argv[optind], &o) == 0;
-    }
-    if (optind == argc && qdict_size(opts)) {
-        o.options = g_steal_pointer(&opts);
-        return qemuio_open(NULL, &o) == 0;
-    }
-    print_usage(argv[0], &open_cmd);
-    return false;
-}
-
-static const QemuIOCmd open_cmd = {
-    .name = "open", .altname = "o", .cfunc = open_f,
-    .argmin = 1, .argmax = -1,
-    .args = "[-rsCnkU] [-t cache] [-d discard] [-o options] [path]",
-    .oneline = "open the file specified by path",
-    .help =
-"\n"
-" opens a new file in the requested mode\n"
-"\n"
-" Example:\n"
-" 'open -n -o driver=raw /tmp/data' - opens raw data file read-write, "
-"uncached\n"
-"\n"
-" Opens a file for subsequent use by all of the other qemu-io commands.\n"
-" -r, -- open file read-only\n"
-" -s, -- use snapshot file\n"
-" -C, -- use copy-on-read\n"
-" -n, -- disable host cache, short for -t none\n"
-" -U, -- force shared permissions\n"
-" -k, -- use kernel AIO implementation (Linux only, prefer use of -i)\n"
-" -i, -- use AIO mode (threads, native or io_uring)\n"
-" -t, -- use the given cache mode for the image\n"
-" -d, -- use the given discard mode for the image\n"
-" -o, -- options to be given to the block driver\n",
-};
-
-static bool close_f(BlockDriverState *bs, int argc, char **argv)
-{
-    qemuio_close();
     return true;
 }
 
@@ -1134,7 +927,7 @@ static bool abort_f(BlockDriverState *bs, int argc, char **argv)
 
 static bool sigraise_f(BlockDriverState *bs, int argc, char **argv)
 {
-    int64_t sig = cvtnum(argv[1]);
+    int64_t sig = qemuio_cvtnum(argv[1]);
 
     if (sig < 0) {
         return false;
@@ -1183,6 +976,9 @@ static const QemuIOCmd *const cmdtab[] = {
         .name = "abort", .cfunc = abort_f,
         .oneline = "simulate a program crash using abort(3)",
     },
+    &qemuio_aio_flush_cmd,
+    &qemuio_aio_read_cmd,
+    &qemuio_aio_write_cmd,
     &(const QemuIOCmd) {
         .name = "alloc", .altname = "a", .cfunc = alloc_f,
         .argmin = 1, .argmax = 2, .needs_file = true,
@@ -1190,10 +986,13 @@ static const QemuIOCmd *const cmdtab[] = {
         .oneline = "checks if offset is allocated in the file",
     },
     &(const QemuIOCmd) {
-        .name = "close", .altname = "c", .cfunc = close_f,
-        .needs_file = true,
-        .oneline = "close the current open file",
+        .name = "break", .cfunc = break_f,
+        .argmin = 2, .argmax = 2, .needs_file = true,
+        .args = "event tag",
+        .oneline = "sets a breakpoint on event and tags the stopped "
+                   "request as tag",
     },
+    &qemuio_close_cmd,
     &discard_cmd,
     &(const QemuIOCmd) {
         .name = "flush", .altname = "f", .cfunc = flush_f,
@@ -1222,13 +1021,27 @@ static const QemuIOCmd *const cmdtab[] = {
         .args = "",
         .oneline = "prints the allocated areas of a file",
     },
-    &open_cmd,
+    &qemuio_open_cmd,
     &(const QemuIOCmd) {
         .name = "quit", .altname = "q", .cfunc = quit_f,
         .argmin = 0, .argmax = -1,
         .oneline = "exit the program",
     },
     &read_cmd,
+    &qemuio_readv_cmd,
+    &(const QemuIOCmd) {
+        .name = "remove_break", .cfunc = remove_break_f,
+        .argmin = 1, .argmax = 1, .needs_file = true,
+        .args = "tag",
+        .oneline = "remove a breakpoint by tag",
+    },
+    &qemuio_reopen_cmd,
+    &(const QemuIOCmd) {
+        .name = "resume", .cfunc = resume_f,
+        .argmin = 1, .argmax = 1, .needs_file = true,
+        .args = "tag",
+        .oneline = "resumes the request tagged as tag",
+    },
     &(const QemuIOCmd) {
         .name = "sigraise", .cfunc = sigraise_f,
         .argmin = 1, .argmax = 1,
@@ -1251,7 +1064,14 @@ static const QemuIOCmd *const cmdtab[] = {
         .oneline = "waits for the given value in milliseconds",
     },
     &truncate_cmd,
+    &(const QemuIOCmd) {
+        .name = "wait_break", .cfunc = wait_break_f,
+        .argmin = 1, .argmax = 1, .needs_file = true,
+        .args = "tag",
+        .oneline = "waits for the suspension of a request",
+    },
     &write_cmd,
+    &qemuio_writev_cmd,
 };
 
 static const QemuIOCmd *find_command(const char *name)
@@ -1271,7 +1091,7 @@ static bool help_f(BlockDriverState *bs, int argc, char **argv)
 
     if (argc == 1) {
         for (size_t i = 0; i < ARRAY_SIZE(cmdtab); i++) {
-            print_usage(cmdtab[i]->name, cmdtab[i]);
+            qemuio_print_usage(cmdtab[i]->name, cmdtab[i]);
         }
         printf("\nUse 'help commandname' for extended help.\n");
         return true;
@@ -1281,7 +1101,7 @@ static bool help_f(BlockDriverState *bs, int argc, char **argv)
         printf("command %s not found\n", argv[1]);
         return false;
     }
-    print_usage(argv[1], ct);
+    qemuio_print_usage(argv[1], ct);
     if (ct->help) {
         fputs(ct->help, stdout);
     }
@@ -1334,19 +1154,18 @@ bool qemuio_command(const char *line)
         fprintf(stderr, "command \"%s\" not found\n", argv[0]);
         return false;
     }
-    if (ct->needs_file && !qemuio_bs) {
+    if (ct->needs_file && !qemuio_image()) {
         fprintf(stderr, "no file open, try 'help open'\n");
         return false;
     }
     if (!check_argc(ct, argv[0], (int)args->len - 2)) {
         return false;
     }
-    if (ct->needs_write && !(qemuio_flags & BDRV_O_RDWR)) {
-        error_report("Block node is read-only");
+    if (ct->needs_write && !qemuio_take_write_perm()) {
         return false;
     }
     optind = 0;     /* glibc: a fresh getopt scan for every command */
-    return ct->cfunc(qemuio_bs, (int)args->len - 1, argv);
+    return ct->cfunc(qemuio_image(), (int)args->len - 1, argv);
 }
 
 bool qemuio_quit_requested(void)

@@ -678,3 +678,200 @@ int bdrv_truncate(BlockDriverState *bs, int64_t offset, Error **errp)
     error_setg(errp, "Image format driver does not support resize");
     return -ENOTSUP;
 }
+
+/* The options of every node that a reopen may set (7.2's generic ones). */
+static const BdrvRuntimeOpt bdrv_generic_reopen_opts[] = {
+    { "read-only", BDRV_OPT_BOOL },     /* its effect is the caller's */
+    { "auto-read-only", BDRV_OPT_BOOL },
+    { "cache.direct", BDRV_OPT_BOOL },
+    { "cache.no-flush", BDRV_OPT_BOOL },
+    { "discard", BDRV_OPT_ENUM,
+      (const char *const[]) { "ignore", "off", "unmap", "on", NULL } },
+    { NULL }
+};
+
+static const BdrvRuntimeOpt *find_runtime_opt(const BdrvRuntimeOpt *opts,
+                                              const char *name)
+{
+    for (; opts && opts->name; opts++) {
+        if (!strcmp(opts->name, name)) {
+            return opts;
+        }
+    }
+    return NULL;
+}
+
+static bool parse_bool_value(const char *v)
+{
+    static const char *const words[] = {
+        "on", "yes", "true", "y", "off", "no", "false", "n",
+    };
+
+    for (size_t i = 0; i < ARRAY_SIZE(words); i++) {
+        if (!strcmp(v, words[i])) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/*
+ * The syntax of a runtime option's value, with 7.2's message when it
+ * is bad; an enum is checked here only for a @generic option.
+ */
+static int check_runtime_syntax(const BdrvRuntimeOpt *opt, const char *v,
+                                bool generic, Error **errp)
+{
+    uint64_t size;
+    char *end;
+
+    switch (opt->type) {
+    case BDRV_OPT_BOOL:
+        if (!parse_bool_value(v)) {
+            error_setg(errp, "Parameter '%s' expects 'on' or 'off'",
+                       opt->name);
+            return -EINVAL;
+        }
+        return 0;
+    case BDRV_OPT_SIZE:
+        if (*v == '-' || qemu_strtosz(v, &size) < 0) {
+            error_setg(errp, "Parameter '%s' expects a non-negative number "
+                       "below 2^64", opt->name);
+            error_append_hint(errp, "Optional suffix k, M, G, T, P or E "
+                              "means kilo-, mega-, giga-, tera-, peta-\n"
+                              "and exabytes, respectively.\n");
+            return -EINVAL;
+        }
+        return 0;
+    case BDRV_OPT_NUMBER:
+        /* strtoull's syntax: "-1" is the largest number. */
+        errno = 0;
+        (void)strtoull(v, &end, 0);
+        if (end == v || *end) {
+            error_setg(errp, "Parameter '%s' expects a number", opt->name);
+            return -EINVAL;
+        }
+        if (errno == ERANGE) {
+            error_setg(errp, "Value '%s' is too large for parameter '%s'",
+                       v, opt->name);
+            return -EINVAL;
+        }
+        return 0;
+    case BDRV_OPT_ENUM:
+        if (!generic || g_strv_contains(opt->values, v)) {
+            return 0;
+        }
+        error_setg(errp, "Invalid %s option", opt->name);
+        return -EINVAL;
+    }
+    g_assert_not_reached();
+}
+
+/*
+ * What a driver checks once the values parse: a number's maximum, an
+ * enum's value.
+ */
+static int check_runtime_limits(const BlockDriverState *bs,
+                                const BdrvRuntimeOpt *opt, const char *v,
+                                Error **errp)
+{
+    g_autoptr(GString) allowed = NULL;
+
+    if (opt->type == BDRV_OPT_NUMBER) {
+        if (opt->max_error && strtoull(v, NULL, 0) > opt->max) {
+            error_setg(errp, "%s", opt->max_error);
+            return -EINVAL;
+        }
+        return 0;
+    }
+    if (opt->type != BDRV_OPT_ENUM || g_strv_contains(opt->values, v)) {
+        return 0;
+    }
+    allowed = g_string_new(NULL);
+    for (const char *const *p = opt->values; *p; p++) {
+        g_string_append_printf(allowed, "%s%s", p == opt->values ? "" : ", ",
+                               *p);
+    }
+    error_setg(errp, "Unsupported value '%s' for %s option '%s'. Allowed "
+               "are any of the following: %s", v, bs->drv->format_name,
+               opt->name, allowed->str);
+    return -EINVAL;
+}
+
+/* The syntax of the options in @options that @opts describes. */
+static int check_options_syntax(QDict *options, const BdrvRuntimeOpt *opts,
+                                bool generic, Error **errp)
+{
+    for (const QDictEntry *e = qdict_first(options); e;
+         e = qdict_next(options, e)) {
+        const char *key = qdict_entry_key(e);
+        const char *v = qdict_get_try_str(options, key);
+        const BdrvRuntimeOpt *opt = find_runtime_opt(opts, key);
+
+        if (opt && v && check_runtime_syntax(opt, v, generic, errp) < 0) {
+            return -EINVAL;
+        }
+    }
+    return 0;
+}
+
+/* Whether option @key = @v of a reopen leaves @bs as it is. */
+static bool reopen_keeps(const BlockDriverState *bs, const char *key,
+                         const char *v)
+{
+    if (!strcmp(key, "driver")) {
+        return !strcmp(v, bs->drv->format_name);
+    }
+    if (!strcmp(key, "file.driver")) {
+        return bs->file && !strcmp(v, bs->file->drv->format_name);
+    }
+    if (!strcmp(key, "file.filename")) {
+        return bs->file && !strcmp(v, bs->file->filename);
+    }
+    return false;
+}
+
+int bdrv_reopen_check(BlockDriverState *bs, QDict *options, Error **errp)
+{
+    const BdrvRuntimeOpt *opts = bs->drv->runtime_opts;
+
+    /*
+     * 7.2's order: the generic options parse, then the driver's, then
+     * the driver's rules between them, its limits (in its own order),
+     * and last what nobody takes.
+     */
+    if (check_options_syntax(options, bdrv_generic_reopen_opts, true,
+                             errp) < 0 ||
+        check_options_syntax(options, opts, false, errp) < 0) {
+        return -EINVAL;
+    }
+    if (bs->drv->reopen_check && bs->drv->reopen_check(bs, options,
+                                                       errp) < 0) {
+        return -EINVAL;
+    }
+    for (; opts && opts->name; opts++) {
+        const char *v = qdict_get_try_str(options, opts->name);
+
+        if (v && check_runtime_limits(bs, opts, v, errp) < 0) {
+            return -EINVAL;
+        }
+    }
+    for (const QDictEntry *e = qdict_first(options); e;
+         e = qdict_next(options, e)) {
+        const char *key = qdict_entry_key(e);
+        const char *v = qdict_get_try_str(options, key);
+
+        if (find_runtime_opt(bdrv_generic_reopen_opts, key) ||
+            find_runtime_opt(bs->drv->runtime_opts, key) ||
+            (v && reopen_keeps(bs, key, v))) {
+            continue;
+        }
+        /* The protocol node names its own options without "file.". */
+        if (g_str_has_prefix(key, "file.")) {
+            key += strlen("file.");
+        }
+        error_setg(errp, "Cannot change the option '%s'", key);
+        return -EINVAL;
+    }
+    return 0;
+}

@@ -669,6 +669,77 @@ static ImageInfoSpecific *qcow2_get_specific_info(BlockDriverState *bs,
     return g_steal_pointer(&spec);
 }
 
+/*
+ * What 7.2's qcow2 lets a reopen change.  Lazy refcounts change only
+ * what the file holds while it is open (the dirty bit); the rest tunes
+ * caches and discards.
+ */
+static const BdrvRuntimeOpt qcow2_runtime_opts[] = {
+    { "lazy-refcounts", BDRV_OPT_BOOL },
+    { "pass-discard-request", BDRV_OPT_BOOL },
+    { "pass-discard-snapshot", BDRV_OPT_BOOL },
+    { "pass-discard-other", BDRV_OPT_BOOL },
+    { "cache-size", BDRV_OPT_SIZE },
+    { "l2-cache-size", BDRV_OPT_SIZE },
+    { "l2-cache-entry-size", BDRV_OPT_SIZE },
+    { "refcount-cache-size", BDRV_OPT_SIZE },
+    /* The limits are checked in this order (7.2's). */
+    { "cache-clean-interval", BDRV_OPT_NUMBER, .max = UINT_MAX,
+      .max_error = "Cache clean interval too big" },
+    { "overlap-check", BDRV_OPT_ENUM,
+      (const char *const[]) { "none", "constant", "cached", "all", NULL } },
+    { NULL }
+};
+
+/* A size option of a reopen (its syntax is checked); -1 when absent. */
+static int64_t reopen_size(QDict *options, const char *name)
+{
+    const char *v = qdict_get_try_str(options, name);
+    uint64_t size;
+
+    if (!v || qemu_strtosz(v, &size) < 0) {
+        return -1;
+    }
+    return (int64_t)MIN(size, (uint64_t)INT64_MAX);
+}
+
+/* 7.2's rules between the cache sizes of a reopen. */
+static int qcow2_reopen_check(BlockDriverState *bs, QDict *options,
+                              Error **errp)
+{
+    BDRVQcow2State *s = bs->opaque;
+    int64_t total = reopen_size(options, "cache-size");
+    int64_t l2 = reopen_size(options, "l2-cache-size");
+    int64_t refcount = reopen_size(options, "refcount-cache-size");
+    int64_t entry = reopen_size(options, "l2-cache-entry-size");
+
+    if (total >= 0) {
+        if (l2 >= 0 && refcount >= 0) {
+            error_setg(errp, "cache-size, l2-cache-size and "
+                       "refcount-cache-size may not be set at the same "
+                       "time");
+            return -EINVAL;
+        }
+        if (l2 > total) {
+            error_setg(errp, "l2-cache-size may not exceed cache-size");
+            return -EINVAL;
+        }
+        if (refcount > total) {
+            error_setg(errp, "refcount-cache-size may not exceed "
+                       "cache-size");
+            return -EINVAL;
+        }
+    }
+    if (entry >= 0 && (entry < 512 || entry > (int64_t)s->cluster_size ||
+                       (entry & (entry - 1)))) {
+        error_setg(errp, "L2 cache entry size must be a power of two "
+                   "between 512 and the cluster size (%" PRIu64 ")",
+                   s->cluster_size);
+        return -EINVAL;
+    }
+    return 0;
+}
+
 const BlockDriver bdrv_qcow2 = {
     .format_name = "qcow2",
     .instance_size = sizeof(BDRVQcow2State),
@@ -695,4 +766,6 @@ const BlockDriver bdrv_qcow2 = {
     .check = qcow2_check,
     .bitmap_ops = &qcow2_bitmap_ops,
     .inactivate = qcow2_write_close,
+    .runtime_opts = qcow2_runtime_opts,
+    .reopen_check = qcow2_reopen_check,
 };

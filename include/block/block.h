@@ -27,6 +27,15 @@ typedef struct BlockDriverState BlockDriverState;
 BlockDriverState *bdrv_open(const char *filename, const char *fmt,
                             QDict *options, int flags, Error **errp);
 void bdrv_unref(BlockDriverState *bs);
+/*
+ * Checks the -o options of a reopen of @bs (qemu-io `reopen`) as 7.2
+ * does, in the options' order: values of the options the driver lets
+ * a reopen change, and "Cannot change the option" for the others
+ * unless they keep the current value (driver, file.filename).
+ * The effect of "read-only" is the caller's.  Accepted options have no effect on
+ * the image file, so the caller need not pass them on.
+ */
+int bdrv_reopen_check(BlockDriverState *bs, QDict *options, Error **errp);
 
 const char *bdrv_get_format_name(const BlockDriverState *bs);
 const char *bdrv_get_filename(const BlockDriverState *bs);

@@ -36,6 +36,23 @@ typedef struct BdrvBitmapOps {
                  const BdrvBitmapData *src, Error **errp);
 } BdrvBitmapOps;
 
+/* The value type of a driver runtime option (bdrv_reopen_check()). */
+typedef enum BdrvRuntimeOptType {
+    BDRV_OPT_BOOL,
+    BDRV_OPT_SIZE,
+    BDRV_OPT_NUMBER,
+    BDRV_OPT_ENUM,
+} BdrvRuntimeOptType;
+
+typedef struct BdrvRuntimeOpt {
+    const char *name;
+    BdrvRuntimeOptType type;
+    const char *const *values;  /* BDRV_OPT_ENUM: allowed, NULL-ended */
+    /* BDRV_OPT_NUMBER: a larger value fails with @max_error (0: none). */
+    uint64_t max;
+    const char *max_error;
+} BdrvRuntimeOpt;
+
 struct BlockDriver {
     const char *format_name;
     size_t instance_size;
@@ -109,6 +126,17 @@ struct BlockDriver {
     const BdrvBitmapOps *bitmap_ops;
     /* Write back what is kept in memory, reporting errors. */
     int (*inactivate)(BlockDriverState *bs, Error **errp);
+    /*
+     * Options 7.2's driver lets a reopen change and whose effect does
+     * not reach the image file (cache sizes, discard passing, ...),
+     * ended by an entry without a name.  NULL: none.
+     */
+    const BdrvRuntimeOpt *runtime_opts;
+    /*
+     * The driver's rules between runtime options of a reopen, once
+     * their values parse (bdrv_reopen_check()).  NULL: none.
+     */
+    int (*reopen_check)(BlockDriverState *bs, QDict *options, Error **errp);
 };
 
 struct BlockDriverState {

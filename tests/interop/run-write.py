@@ -16,6 +16,13 @@ with the reference qemu-io and one with ours.  A case passes when
     (`qemu-img compare`) and both maps must agree once host offsets are
     removed.
 
+Cases may also use a raw image (`'fmt': 'raw'` in their extras, opened
+with -f raw) or a time limit (`'timeout'`: both programs must still be
+running when it ends, with the same output so far).  The -C statistics
+line keeps its byte and request counts; its timings are reduced to
+SHORT or LONG (an hour or more: 7.2's aio_write -z reports the time
+since boot).
+
 Environment: QEMU_IO (default <repo>/build/qemu-io), REF_QEMU_IMG,
 REF_QEMU_IO (default /usr/bin/qemu-img, /usr/bin/qemu-io).
 
@@ -41,6 +48,10 @@ QEMU_IO = os.path.abspath(os.environ.get('QEMU_IO') or
 REF_QEMU_IMG = os.environ.get('REF_QEMU_IMG') or '/usr/bin/qemu-img'
 REF_QEMU_IO = os.environ.get('REF_QEMU_IO') or '/usr/bin/qemu-io'
 TIMING = re.compile(rb'^[0-9.]+ (bytes|[KMGTPE]iB), [0-9]+ ops; .*$', re.M)
+CSV_TIMING = re.compile(rb'^([0-9]+),([0-9]+),([0-9]+):[0-9:.]+,[0-9.]+,'
+                        rb'[0-9.]+$', re.M)
+# 7.2's generated node names carry a counter and random digits.
+NODE_NAME = re.compile(rb"'#block[0-9]+'")
 
 # Workloads: qemu-io commands, run as one process with -c each.
 BASIC = ['write -P 1 0 1M', 'write -P 2 512 1k', 'write -z 64k 64k',
@@ -71,6 +82,169 @@ SHARED = ['write -P 4 4k 4k', 'write -P 5 60k 8k', 'write -z 128k 64k',
           'write -z -u 192k 64k', 'discard 1M 64k', 'write -P 6 2M 4k',
           'read -P 4 4k 4k', 'read -P 1 8k 52k']
 
+
+# readv, writev and the aio commands.  7.2 prints an aio request's result
+# when it completes, which may be after later commands; an aio_flush
+# after each one fixes the order (ours completes them at once).
+VECTORED = ['writev -P 1 0 512 1k 2k', 'readv -P 1 0 512 1k 2k',
+            'readv -v 0 16 16', 'writev -P 2 100 3 5', 'readv -v 96 8 8',
+            'writev -C -P 3 64k 64k', 'readv -C -P 3 64k 32k 32k',
+            'writev -q -f 128k 1k', 'readv -q -P 0xcd 128k 1k',
+            'readv 0 0', 'writev 0 0', 'readv 0 512 0 512',
+            'readv -P 1 0 4k', 'readv -q -P 9 0 16', 'readv -v -P 9 0 17',
+            'aio_write -P 4 1M 4k 4k', 'aio_flush',
+            'aio_read -P 4 1M 8k', 'aio_flush',
+            'aio_read -v 1M 8 8', 'aio_flush',
+            'aio_read -C -P 4 1M 2k 2k', 'aio_flush',
+            'aio_read -q -P 4 1M 512', 'aio_flush',
+            'aio_read -P 5 1M 512', 'aio_flush',
+            'aio_read -q -v -P 5 1M 16', 'aio_flush',
+            'aio_write -C 2M 512', 'aio_flush',
+            'aio_write -q -f -P 6 3M 512', 'aio_flush',
+            'aio_write -z 1M 4k', 'aio_flush',
+            'aio_write -z -u 4M 64k', 'aio_flush',
+            'aio_write -z -C 5M 512', 'aio_flush',
+            'aio_write -z -P 7 6M 512', 'aio_flush',
+            'aio_write 0 0', 'aio_flush', 'aio_read 0 0', 'aio_flush',
+            'aio_write -z 7M 0', 'aio_flush',
+            'aio_read -P 0 1M 4k', 'aio_flush', 'map']
+# Usage, number, length and range errors.
+VECTORED_ERRORS = [
+    'readv', 'readv 0', 'writev 0', 'aio_read 0', 'aio_write 0',
+    'readv -x 0 512', 'writev -z 0 512', 'writev -s f 0 512',
+    'readv -b 0 512', 'readv -s 0 0 512', 'writev -c 0 512',
+    'writev -p 0 512', 'aio_write -n 0 512', 'aio_read -p 0 1',
+    'readv -1 1', 'readv 0 -1', 'readv abc 512', 'readv 0 abc',
+    'readv 0 1.5', 'readv 0 0x', 'readv 9E 512', 'writev 0 abc',
+    'readv -P 300 0 512', 'writev -P abc 0 512', 'aio_read -P 0x100 0 1',
+    'aio_write -P -1 0 1',
+    'readv 0 2G', 'readv 0 2147483137', 'writev 0 2G',
+    'readv 0 1G 1G', 'readv 0 1G 1G 1G abc', 'readv 0 abc 2G',
+    'readv 0 2147483136 1', 'aio_read 0 2G', 'aio_write 0 1G 1G 1G',
+    'readv 64M 512', 'readv 64M 0', 'readv 65M 0', 'readv 63M 2M',
+    'writev 64M 1', 'writev 0x7fffffffffffffff 512',
+    'aio_read 64M 1', 'aio_flush', 'aio_write 64M 1', 'aio_flush',
+    'aio_write -z 63M 2M', 'aio_flush', 'aio_write -z 0 3G', 'aio_flush',
+    'aio_read -i 0 512', 'aio_write -i 0 512', 'aio_read -i -x 0 512',
+    'aio_read -i 0 abc', 'aio_write -z -i 0 512', 'aio_read -P 300 -i 0 1',
+    'aio_write -u 0 512', 'aio_write -u -P 300 0 512',
+    'aio_write -u 0 512 512', 'aio_write -z 0 512 512',
+    'aio_write -z 0 abc 512', 'aio_write -z 0 abc', 'aio_write -z abc 1',
+    'aio_flush 1', 'writev -P 1 0 1', 'readv -q -P 1 0 1']
+# Vectored requests on a read-only image.
+VECTORED_RO = ['writev 0 512', 'aio_write 0 512', 'aio_write -z 0 512',
+               'readv -P 0 0 512', 'aio_read -P 0 0 512', 'aio_flush']
+# reopen: modes, cache, options and their errors.
+REOPEN = ['write -P 1 0 64k', 'reopen -r', 'write 0 512', 'writev 0 512',
+          'aio_write 0 512', 'write -z 0 512', 'discard 0 64k',
+          'truncate 2M', 'read -P 1 0 64k', 'reopen', 'write 0 1',
+          'reopen -c none', 'write 0 1', 'reopen -w', 'write -P 2 64k 64k',
+          'reopen -c writethrough', 'write -P 3 128k 4k', 'reopen -w',
+          'reopen -r', 'reopen -o read-only=off', 'write -P 4 1M 4k',
+          'read -P 2 64k 64k', 'read -P 4 1M 4k']
+REOPEN_ERRORS = [
+    'reopen -r -w', 'reopen -w -r', 'reopen -r -r', 'reopen -x',
+    'reopen 1', 'reopen -r 1', 'reopen -c foo', 'reopen -c',
+    'reopen -o foo=bar', 'reopen -o foo', 'reopen -o read-only',
+    'reopen -o read-only=on', 'reopen -o read-only=foo,foo=1',
+    'reopen -r -o read-only=off', 'reopen -w -o read-only=foo',
+    'reopen -o read-only=off,foo=1', 'reopen -o driver=raw',
+    'reopen -o driver=qcow2,foo=1', 'reopen -o foo=1,driver=raw',
+    'reopen -o file.locking=off', 'reopen -o node-name=n',
+    'reopen -o force-share=on', 'reopen -o filename=img.qcow2',
+    'reopen -o file.filename=other', 'reopen -o file.driver=file',
+    'reopen -o file.driver=null-co', 'reopen -o foo.bar=1',
+    'reopen -o lazy-refcounts=on', 'reopen -o lazy-refcounts=off',
+    'reopen -o lazy-refcounts=foo', 'reopen -o foo=1,lazy-refcounts=x',
+    'reopen -o pass-discard-request=on', 'reopen -o overlap-check=none',
+    'reopen -o overlap-check=foo', 'reopen -o l2-cache-size=1M',
+    'reopen -o l2-cache-size=abc', 'reopen -o l2-cache-size=-1',
+    'reopen -o cache-clean-interval=5',
+    'reopen -o cache-clean-interval=abc',
+    'reopen -o cache-clean-interval=-1',
+    'reopen -o cache-clean-interval=4294967296',
+    'reopen -o cache-clean-interval=18446744073709551616',
+    'reopen -o cache-size=1k,l2-cache-size=2M',
+    'reopen -o cache-size=1M,refcount-cache-size=2M',
+    'reopen -o cache-size=1M,l2-cache-size=1M',
+    'reopen -o cache-size=1M,l2-cache-size=512k,refcount-cache-size=1',
+    'reopen -o l2-cache-size=2M,refcount-cache-size=3M',
+    'reopen -o foo=1,cache-size=1k,l2-cache-size=2M',
+    'reopen -o cache-size=1k,l2-cache-size=2M,lazy-refcounts=x',
+    'reopen -o cache-size=1k,l2-cache-size=2M,l2-cache-entry-size=1000',
+    'reopen -o cache-size=1k,l2-cache-size=2M,cache-clean-interval=-1',
+    'reopen -o l2-cache-entry-size=1000,overlap-check=foo',
+    'reopen -o overlap-check=foo,cache-clean-interval=-1',
+    'reopen -o overlap-check=foo,discard=foo',
+    'reopen -o l2-cache-entry-size=256', 'reopen -o l2-cache-entry-size=4k',
+    'reopen -o l2-cache-entry-size=64k', 'reopen -o l2-cache-entry-size=128k',
+    'reopen -o auto-read-only=on',
+    'reopen -o auto-read-only=x', 'reopen -o discard=unmap',
+    'reopen -o discard=foo', 'reopen -o cache.direct=on',
+    'reopen -o cache.no-flush=x', 'reopen -o read-only=off',
+    'reopen -o read-only=yes', 'write -P 5 0 4k', 'read -P 5 0 4k']
+REOPEN_RAW = ['write -P 1 0 4k', 'reopen -r', 'write 0 512',
+              'reopen -o foo=1', 'reopen -o lazy-refcounts=on',
+              'reopen -o driver=raw', 'reopen -o driver=qcow2',
+              'reopen -w', 'writev -P 2 4k 512 512', 'read -P 2 4k 1k']
+BREAKPOINTS = ['break a b', 'remove_break a', 'resume a', 'break a',
+               'break a b c', 'remove_break', 'resume a b', 'wait_break',
+               'wait_break a b', 'write -P 1 0 512']
+HELP_COMMANDS = ['abort', 'aio_flush', 'aio_read', 'aio_write', 'alloc',
+                 'break', 'close', 'discard', 'flush', 'help', 'info',
+                 'length', 'map', 'open', 'quit', 'read', 'readv',
+                 'remove_break', 'reopen', 'resume', 'sigraise', 'sleep',
+                 'truncate', 'wait_break', 'write', 'writev']
+RAW = {'fmt': 'raw'}
+BITMAP_PREP = [['bitmap', 'b0'], ['bitmap', 'b1', '--disable']]
+VECTORED_CASES = [
+    ('vectored', '', '64M', False, VECTORED, False),
+    ('vectored-backing', '', '64M', True, VECTORED, False),
+    ('vectored-raw', '', '64M', False, VECTORED, False, [], RAW),
+    ('vectored-errors', '', '64M', False, VECTORED_ERRORS, False),
+    ('vectored-errors-raw', '', '64M', False, VECTORED_ERRORS, False, [],
+     RAW),
+    ('vectored-read-only', '', '64M', False, VECTORED_RO, False, [],
+     {'args': ['-r']}),
+    ('reopen', '', '64M', False, REOPEN, False),
+    ('reopen-errors', '', '64M', False, REOPEN_ERRORS, False),
+    ('reopen-cache-4k', 'cluster_size=4k', '64M', False,
+     ['reopen -o l2-cache-entry-size=4k', 'reopen -o l2-cache-entry-size=8k',
+      'reopen -o l2-cache-entry-size=512', 'write -P 1 0 4k'], False),
+    ('reopen-raw', '', '64M', False, REOPEN_RAW, False, [], RAW),
+    ('reopen-start-ro', '', '64M', False,
+     ['write 0 1', 'reopen -w', 'write -P 1 0 4k', 'reopen -r',
+      'write 0 1', 'reopen -o read-only=on', 'reopen -o read-only=off',
+      'read -P 1 0 4k'], False, [], {'args': ['-r']}),
+    # 7.2 gives up the write permission for a reopen -r even when the
+    # reopen then fails; only then may -o read-only=on succeed.
+    ('reopen-permission', '', '64M', False,
+     ['reopen -o read-only=on', 'reopen -r -o read-only=off',
+      'reopen -o read-only=yes', 'write 0 1', 'reopen -w', 'write 0 1',
+      'reopen -o read-only=on', 'reopen -r -o foo=1', 'write 0 1',
+      'reopen -o read-only=on', 'write 0 1', 'reopen -r -c foo',
+      'reopen -o read-only=off', 'reopen -o read-only=on'], False),
+    ('reopen-force-share', '', '64M', False,
+     ['reopen -w', 'write -P 1 0 4k'], False, [],
+     {'args': ['-r', '-U']}),
+    # Bitmaps: stored (in-use flags cleared) by reopen -r, marked in use
+    # again by reopen -w; abort keeps the file as the last reopen left it.
+    ('reopen-bitmaps', '', '64M', False,
+     ['write -P 1 0 64k', 'reopen -r', 'reopen -w', 'write -P 2 1M 64k'],
+     False, BITMAP_PREP),
+    ('reopen-bitmaps-ro-abort', '', '64M', False,
+     ['write -P 1 0 64k', 'reopen -r', 'abort'], False, BITMAP_PREP),
+    ('reopen-bitmaps-rw-abort', '', '64M', False,
+     ['reopen -r', 'reopen -w', 'abort'], False, BITMAP_PREP),
+    ('reopen-lazy-abort', 'lazy_refcounts=on', '64M', False,
+     ['write -P 1 0 64k', 'reopen -r', 'abort'], False),
+    ('breakpoints', '', '64M', False, BREAKPOINTS, False),
+    ('breakpoints-raw', '', '64M', False, BREAKPOINTS, False, [], RAW),
+    ('wait-break', '', '64M', False, ['write -P 1 0 512', 'wait_break a'],
+     False, [], {'timeout': 2}),
+    ('help', '', '64M', False,
+     ['help'] + ['help ' + c for c in HELP_COMMANDS], False),
+]
 
 
 def compress_workload(cs):
@@ -160,17 +334,40 @@ CASES = [
      ['write -P 2 0 4k', 'write -P 3 1M 4k', 'read 0 512'], False,
      [['write -P 1 0 64k'], ['point-l2-at', what]])
     for what in ('header', 'l1', 'l2', 'reftable', 'refblock')
-] + [
+] + VECTORED_CASES + [
     ('data-file', 'data_file=DATA', '64M', False, BASIC, False),
     ('data-file-raw', 'data_file=DATA,data_file_raw=on', '64M', False,
      BASIC, False),
 ]
 
 
-def run(argv, cwd):
-    p = subprocess.run(argv, cwd=cwd, stdout=subprocess.PIPE,
-                       stderr=subprocess.STDOUT, timeout=300)
-    return p.returncode, TIMING.sub(b'TIMING', p.stdout)
+def csv_timing(m):
+    return b'%s,%s,%s' % (m.group(1), m.group(2),
+                          b'SHORT' if m.group(3) == b'0' else b'LONG')
+
+
+def filter_output(out):
+    out = TIMING.sub(b'TIMING', out)
+    out = CSV_TIMING.sub(csv_timing, out)
+    return NODE_NAME.sub(b"'#blockN'", out)
+
+
+def run(argv, cwd, timeout=None):
+    """Exit status and filtered output; with @timeout, 'timeout' and the
+    output so far when the program was still running."""
+    if timeout is None:
+        p = subprocess.run(argv, cwd=cwd, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=300)
+        return p.returncode, filter_output(p.stdout)
+    p = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT)
+    try:
+        out, _ = p.communicate(timeout=timeout)
+        return p.returncode, filter_output(out)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        out, _ = p.communicate()
+        return 'timeout', filter_output(out)
 
 
 def strip_offsets(text):
@@ -200,6 +397,9 @@ def prepare(sd, prep):
             continue
         if step[0] == 'snapshot':
             argv = [REF_QEMU_IMG, 'snapshot', '-c', step[1], 'img.qcow2']
+        elif step[0] == 'bitmap':
+            argv = [REF_QEMU_IMG, 'bitmap', '--add'] + step[2:] + [
+                'img.qcow2', step[1]]
         else:
             argv = [REF_QEMU_IO]
             for c in step:
@@ -211,6 +411,8 @@ def prepare(sd, prep):
 def one_case(work, case):
     name, opts, size, backing, cmds, layout = case[:6]
     prep = case[6] if len(case) > 6 else []
+    extras = case[7] if len(case) > 7 else {}
+    fmt = extras.get('fmt', 'qcow2')
     d = os.path.join(work, name)
     os.makedirs(d)
     problems = []
@@ -235,7 +437,7 @@ def one_case(work, case):
             argv += ['-c', c]
         subprocess.run(argv + ['base.qcow2'], cwd=sd, check=True,
                        stdout=subprocess.DEVNULL)
-    argv = [REF_QEMU_IMG, 'create', '-q', '-f', 'qcow2']
+    argv = [REF_QEMU_IMG, 'create', '-q', '-f', fmt]
     if backing:
         argv += ['-b', 'base.qcow2', '-F', 'qcow2']
     if opts:
@@ -245,13 +447,18 @@ def one_case(work, case):
     shutil.copytree(sd, os.path.join(d, 'ours'))
     results = {}
     for side, prog in (('ref', REF_QEMU_IO), ('ours', QEMU_IO)):
-        argv = [prog]
+        argv = [prog] + extras.get('args', [])
+        if fmt != 'qcow2':
+            argv += ['-f', fmt]
         for c in cmds:
             argv += ['-c', c]
-        results[side] = run(argv + ['img.qcow2'], os.path.join(d, side))
+        results[side] = run(argv + ['img.qcow2'], os.path.join(d, side),
+                            extras.get('timeout'))
+    if 'timeout' in extras and results['ref'][0] != 'timeout':
+        problems.append('7.2 did not run until the time limit')
     if results['ref'] != results['ours']:
-        problems.append('qemu-io output or status differs:\n--- 7.2 (%d)\n'
-                        '%s--- ours (%d)\n%s' % (
+        problems.append('qemu-io output or status differs:\n--- 7.2 (%s)\n'
+                        '%s--- ours (%s)\n%s' % (
                             results['ref'][0],
                             results['ref'][1].decode(errors='replace'),
                             results['ours'][0],
@@ -271,7 +478,7 @@ def one_case(work, case):
         if rc != 0:
             problems.append('reference check of our image:\n' +
                             out.decode(errors='replace'))
-        rc, out = run([REF_QEMU_IMG, 'compare', '-f', 'qcow2', '-F', 'qcow2',
+        rc, out = run([REF_QEMU_IMG, 'compare', '-f', fmt, '-F', fmt,
                        ref_img, our_img], d)
         if rc != 0:
             problems.append('guest contents differ: ' +
