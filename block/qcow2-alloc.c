@@ -173,6 +173,38 @@ static int write_reftable_entry(BlockDriverState *bs, uint64_t rt,
 }
 
 /*
+ * How many refcount blocks 7.2 gives an image of @clusters clusters once
+ * the blocks and a table for them are counted too.  @generous (a table
+ * that grows as the image does) adds room for half the table again, as
+ * 7.2 does before it sizes the table with qcow2_reftable_grown_size().
+ */
+uint64_t qcow2_refblocks_needed(uint64_t clusters, uint64_t rb_entries,
+                                uint64_t reftable_per_cluster, bool generous)
+{
+    uint64_t table = 0, blocks = 0, n = 0, last;
+
+    /* A fixed point: the counts only grow. */
+    do {
+        last = n;
+        blocks = DIV_ROUND_UP(clusters + table + blocks, rb_entries);
+        table = DIV_ROUND_UP(blocks, reftable_per_cluster);
+        n = clusters + blocks + table;
+        if (n == last && generous) {
+            clusters += DIV_ROUND_UP(table, 2);
+            n = 0;
+            generous = false;
+        }
+    } while (n != last);
+    return blocks;
+}
+
+/* Entries of a table that grows to hold @blocks: half as many again. */
+uint64_t qcow2_reftable_grown_size(uint64_t blocks)
+{
+    return blocks + DIV_ROUND_UP(blocks, 2);
+}
+
+/*
  * Moves the refcount table so that it has entries from @first_rt (past
  * its end) on.  The new refcount blocks and the table go at @place_at
  * (past what the old table covers, so it and all after it are free) and
@@ -191,7 +223,7 @@ static int grow_reftable(BlockDriverState *bs, uint64_t first_rt,
     uint64_t old_size = s->refcount_table_size;
     uint64_t old_offset = s->refcount_table_offset;
     uint64_t old_clusters = s->refcount_table_clusters;
-    uint64_t nb_blocks = 1, table_clusters = 1, new_size = old_size;
+    uint64_t total, nb_blocks, table_clusters, new_size;
     g_autofree uint8_t *blk = NULL;
     g_autofree uint8_t *table = NULL;
     g_autofree uint64_t *new_table = NULL;
@@ -201,25 +233,28 @@ static int grow_reftable(BlockDriverState *bs, uint64_t first_rt,
 
     g_assert(first_rt >= old_size && place_at >= first_rt * per);
     /*
-     * Fixed point (the counts only grow): the blocks count themselves
-     * and the table, and the table has an entry for every block.
+     * 7.2's sizes: blocks for an image that ends where the area starts,
+     * with room for the area and then some, and a table half as large
+     * again as they need.
+     */
+    total = qcow2_refblocks_needed(place_at, per, entries_per_cluster, true);
+    new_size = MAX(old_size, qcow2_reftable_grown_size(total));
+    table_clusters = DIV_ROUND_UP(new_size, entries_per_cluster);
+    nb_blocks = total > first_rt ? total - first_rt : 1;
+    /*
+     * Whatever the sizes, the blocks count every cluster of the area and
+     * the table has an entry for each block.
      */
     for (;;) {
-        uint64_t blocks, tclusters;
-
         end = place_at + nb_blocks + table_clusters;
-        blocks = (end - 1) / per - first_rt + 1;
-        new_size = MAX(old_size, (end - 1) / per + 1);
-        /* 7.2's steps: 1, 2, 4, 7, 11, 17, 26, ... clusters. */
-        tclusters = MAX(old_clusters, 1);
-        while (tclusters * entries_per_cluster < new_size) {
-            tclusters += tclusters / 2 + 1;
-        }
-        if (blocks == nb_blocks && tclusters == table_clusters) {
+        if ((end - 1) / per >= first_rt + nb_blocks) {
+            nb_blocks++;
+        } else if (first_rt + nb_blocks >
+                   table_clusters * entries_per_cluster) {
+            table_clusters++;
+        } else {
             break;
         }
-        nb_blocks = blocks;
-        table_clusters = tclusters;
     }
     if (table_clusters * s->cluster_size > QCOW_MAX_REFTABLE_SIZE ||
         (end << s->cluster_bits) >= QCOW2_MAX_HOST_OFFSET) {
@@ -465,8 +500,13 @@ static int create_refblock(BlockDriverState *bs, uint64_t rt, uint64_t from,
             continue;
         }
         if (prt != rt && !s->refcount_table[prt]) {
-            /* That range needs a block first; it counts itself. */
-            ret = create_refblock(bs, prt, p, errp);
+            /*
+             * That range needs a block first.  As in 7.2, @p stays for
+             * @rt's block and the new one takes the next free cluster
+             * (counting itself if it lies in its own range); the search
+             * below then finds @p again.
+             */
+            ret = create_refblock(bs, prt, p + 1, errp);
             if (ret < 0) {
                 return ret;
             }

@@ -148,27 +148,6 @@ retry:
 static int sim_update_refcount(Qcow2Sim *s, uint64_t offset,
                                uint64_t length, bool decrease);
 
-/* How many refcount blocks cover @clusters plus the refcount metadata. */
-static uint64_t sim_refblocks_needed(Qcow2Sim *s, uint64_t clusters,
-                                     bool generous)
-{
-    uint64_t per_table_cluster = s->cs / REFTABLE_ENTRY_SIZE;
-    uint64_t table = 0, blocks = 0, n = 0, last;
-
-    do {
-        last = n;
-        blocks = DIV_ROUND_UP(clusters + table + blocks, s->rb_entries);
-        table = DIV_ROUND_UP(blocks, per_table_cluster);
-        n = clusters + blocks + table;
-        if (n == last && generous) {
-            clusters += DIV_ROUND_UP(table, 2);
-            n = 0;
-            generous = false;
-        }
-    } while (n != last);
-    return blocks;
-}
-
 /*
  * A new refcount table and the refcount blocks it lacks, placed at
  * @start (blocks first, then the table), describing themselves; the old
@@ -179,10 +158,12 @@ static int64_t sim_refcount_area(Qcow2Sim *s, uint64_t start,
                                  uint64_t new_index, uint64_t new_offset,
                                  Error **errp)
 {
-    uint64_t total = sim_refblocks_needed(s, (start >> s->cluster_bits) +
-                                          additional, !exact);
+    uint64_t total = qcow2_refblocks_needed((start >> s->cluster_bits) +
+                                            additional, s->rb_entries,
+                                            s->cs / REFTABLE_ENTRY_SIZE,
+                                            !exact);
     uint64_t per_cluster = s->cs / REFTABLE_ENTRY_SIZE;
-    uint64_t table_size = exact ? total : total + DIV_ROUND_UP(total, 2);
+    uint64_t table_size = exact ? total : qcow2_reftable_grown_size(total);
     uint64_t area_index = (start >> s->cluster_bits) >> s->rb_bits;
     uint64_t extra = 0, table_offset, end, block_offset = start;
     uint64_t old_offset = s->reftable_offset, old_size = s->reftable_size;

@@ -330,6 +330,10 @@ static inline uint64_t offset_to_l2_index(const BDRVQcow2State *s,
 }
 
 /* Entries of one refcount block. */
+uint64_t qcow2_refblocks_needed(uint64_t clusters, uint64_t rb_entries,
+                                uint64_t reftable_per_cluster, bool generous);
+uint64_t qcow2_reftable_grown_size(uint64_t blocks);
+
 static inline uint64_t qcow2_refblock_entries(const BDRVQcow2State *s)
 {
     return s->cluster_size * 8 / s->refcount_bits;

@@ -298,7 +298,16 @@ CASES = [
     ('tail-backing', '', '2560', TAIL_BACKING, TAIL, False),
     ('tail-extl2', 'extended_l2=on', '2560', False, TAIL, False),
     ('reftable-grows-512', 'cluster_size=512', '64M', False,
-     ['write -P 1 0 20M', 'write -P 2 30M 3M', 'read -P 1 0 20M'], True),
+     ['write -P 1 0 20M', 'write -P 2 30M 3M', 'read -P 1 0 20M'], False),
+    # Five growths: 7.2 sizes each new table and its blocks from the
+    # image's end (2 refcount blocks in the third area, 5 in the sixth).
+    ('reftable-grows-5x-512', 'cluster_size=512', '160M', False,
+     ['write -P 1 0 140M', 'read -P 1 0 140M'], False),
+    # 64 clusters per refcount block: a block placed in the next range,
+    # which has none yet, gets it from the cluster after it (as 7.2).
+    ('reftable-grows-rc64-512', 'cluster_size=512,refcount_bits=64', '64G',
+     False, ['write -P %d %dM 4M' % (i + 1, 4 * i) for i in range(12)],
+     False),
     ('compressed', '', '64M', False, OVERWRITE, False, COMPRESSED_PREP),
     ('compressed-extl2', 'extended_l2=on', '64M', False, OVERWRITE, False,
      COMPRESSED_PREP),
