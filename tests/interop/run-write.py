@@ -9,12 +9,11 @@ with the reference qemu-io and one with ours.  A case passes when
   - both print the same (the timing lines filtered as the iotests do) and
     exit with the same status, and
   - the two image files are byte-identical.  Our allocator places
-    clusters, refcount blocks and L2 tables where 7.2 does, so this holds
-    except where a case is marked `layout`: there (the refcount table has
-    to grow, and 7.2 places the new table elsewhere) the reference check
-    must find our image clean, the guest contents must compare equal
-    (`qemu-img compare`) and both maps must agree once host offsets are
-    removed.
+    clusters, refcount blocks, L2 tables and grown refcount tables where
+    7.2 does, so this holds for every case.  A case marked `layout`
+    (none is now) would instead need the reference check to find our
+    image clean, the guest contents to compare equal (`qemu-img
+    compare`) and both maps to agree once host offsets are removed.
 
 Cases may also use a raw image (`'fmt': 'raw'` in their extras, opened
 with -f raw) or a time limit (`'timeout'`: both programs must still be
