@@ -93,39 +93,15 @@ static bool vectored_read(BlockDriverState *bs, int nargs, char **args,
     return aio || ok;
 }
 
-static bool readv_f(BlockDriverState *bs, int argc, char **argv)
+/* readv, or with @aio aio_read, which also takes -i. */
+static bool read_cmd(BlockDriverState *bs, int argc, char **argv, bool aio)
 {
+    const QemuIOCmd *cmd = aio ? &qemuio_aio_read_cmd : &qemuio_readv_cmd;
     IOCommonOpts o = { 0 };
     bool vflag = false;
     int c, ret;
 
-    while ((c = getopt(argc, argv, "CP:qv")) != -1) {
-        if (c == 'v') {
-            vflag = true;
-            continue;
-        }
-        ret = qemuio_common_option(c, optarg, &o);
-        if (ret < 0) {
-            return false;
-        } else if (ret == 0) {
-            qemuio_print_usage(argv[0], &qemuio_readv_cmd);
-            return false;
-        }
-    }
-    if (optind > argc - 2) {
-        qemuio_print_usage(argv[0], &qemuio_readv_cmd);
-        return false;
-    }
-    return vectored_read(bs, argc - optind, argv + optind, &o, vflag, false);
-}
-
-static bool aio_read_f(BlockDriverState *bs, int argc, char **argv)
-{
-    IOCommonOpts o = { 0 };
-    bool vflag = false;
-    int c, ret;
-
-    while ((c = getopt(argc, argv, "CP:iqv")) != -1) {
+    while ((c = getopt(argc, argv, aio ? "CP:iqv" : "CP:qv")) != -1) {
         if (c == 'v') {
             vflag = true;
             continue;
@@ -139,15 +115,25 @@ static bool aio_read_f(BlockDriverState *bs, int argc, char **argv)
         if (ret < 0) {
             return false;
         } else if (ret == 0) {
-            qemuio_print_usage(argv[0], &qemuio_aio_read_cmd);
+            qemuio_print_usage(argv[0], cmd);
             return false;
         }
     }
     if (optind > argc - 2) {
-        qemuio_print_usage(argv[0], &qemuio_aio_read_cmd);
+        qemuio_print_usage(argv[0], cmd);
         return false;
     }
-    return vectored_read(bs, argc - optind, argv + optind, &o, vflag, true);
+    return vectored_read(bs, argc - optind, argv + optind, &o, vflag, aio);
+}
+
+static bool readv_f(BlockDriverState *bs, int argc, char **argv)
+{
+    return read_cmd(bs, argc, argv, false);
+}
+
+static bool aio_read_f(BlockDriverState *bs, int argc, char **argv)
+{
+    return read_cmd(bs, argc, argv, true);
 }
 
 /* What writev and aio_write were asked for. */
@@ -208,37 +194,14 @@ static bool vectored_write(BlockDriverState *bs, int nargs, char **args,
     return true;
 }
 
-static bool writev_f(BlockDriverState *bs, int argc, char **argv)
+/* writev, or with @aio aio_write, which also takes -i, -u and -z. */
+static bool write_cmd(BlockDriverState *bs, int argc, char **argv, bool aio)
 {
+    const QemuIOCmd *cmd = aio ? &qemuio_aio_write_cmd : &qemuio_writev_cmd;
     VectoredWrite w = { .o.pattern = 0xcd };
     int c, ret;
 
-    while ((c = getopt(argc, argv, "CfP:q")) != -1) {
-        if (c == 'f') {
-            w.fua = true;
-            continue;
-        }
-        ret = qemuio_common_option(c, optarg, &w.o);
-        if (ret < 0) {
-            return false;
-        } else if (ret == 0) {
-            qemuio_print_usage(argv[0], &qemuio_writev_cmd);
-            return false;
-        }
-    }
-    if (optind > argc - 2) {
-        qemuio_print_usage(argv[0], &qemuio_writev_cmd);
-        return false;
-    }
-    return vectored_write(bs, argc - optind, argv + optind, &w, false);
-}
-
-static bool aio_write_f(BlockDriverState *bs, int argc, char **argv)
-{
-    VectoredWrite w = { .o.pattern = 0xcd };
-    int c, ret;
-
-    while ((c = getopt(argc, argv, "CfiP:quz")) != -1) {
+    while ((c = getopt(argc, argv, aio ? "CfiP:quz" : "CfP:q")) != -1) {
         switch (c) {
         case 'f':
             w.fua = true;
@@ -257,12 +220,12 @@ static bool aio_write_f(BlockDriverState *bs, int argc, char **argv)
         if (ret < 0) {
             return false;
         } else if (ret == 0) {
-            qemuio_print_usage(argv[0], &qemuio_aio_write_cmd);
+            qemuio_print_usage(argv[0], cmd);
             return false;
         }
     }
     if (optind > argc - 2) {
-        qemuio_print_usage(argv[0], &qemuio_aio_write_cmd);
+        qemuio_print_usage(argv[0], cmd);
         return false;
     }
     if (w.unmap && !w.zeroes) {
@@ -274,7 +237,17 @@ static bool aio_write_f(BlockDriverState *bs, int argc, char **argv)
         printf("-z supports only a single length parameter\n");
         return false;
     }
-    return vectored_write(bs, argc - optind, argv + optind, &w, true);
+    return vectored_write(bs, argc - optind, argv + optind, &w, aio);
+}
+
+static bool writev_f(BlockDriverState *bs, int argc, char **argv)
+{
+    return write_cmd(bs, argc, argv, false);
+}
+
+static bool aio_write_f(BlockDriverState *bs, int argc, char **argv)
+{
+    return write_cmd(bs, argc, argv, true);
 }
 
 /* Requests are complete when submitted: nothing is in flight. */
