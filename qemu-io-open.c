@@ -322,9 +322,10 @@ const QemuIOCmd qemuio_close_cmd = {
 static bool reopen_read_only_option(BlockDriverState *bs, const char *v,
                                     int *flags)
 {
-    static const char *const off[] = { "off", "no", "false", "n", NULL };
+    bool read_only = true;
 
-    if (g_strv_contains(off, v)) {
+    bdrv_parse_bool(v, &read_only);
+    if (!read_only) {
         *flags |= BDRV_O_RDWR;
         return true;
     }

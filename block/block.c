@@ -701,18 +701,19 @@ static const BdrvRuntimeOpt *find_runtime_opt(const BdrvRuntimeOpt *opts,
     return NULL;
 }
 
-static bool parse_bool_value(const char *v)
+bool bdrv_parse_bool(const char *s, bool *val)
 {
-    static const char *const words[] = {
-        "on", "yes", "true", "y", "off", "no", "false", "n",
-    };
+    static const char *const on[] = { "on", "yes", "true", "y", NULL };
+    static const char *const off[] = { "off", "no", "false", "n", NULL };
 
-    for (size_t i = 0; i < ARRAY_SIZE(words); i++) {
-        if (!strcmp(v, words[i])) {
-            return true;
-        }
+    if (g_strv_contains(on, s)) {
+        *val = true;
+    } else if (g_strv_contains(off, s)) {
+        *val = false;
+    } else {
+        return false;
     }
-    return false;
+    return true;
 }
 
 /*
@@ -724,10 +725,11 @@ static int check_runtime_syntax(const BdrvRuntimeOpt *opt, const char *v,
 {
     uint64_t size;
     char *end;
+    bool b;
 
     switch (opt->type) {
     case BDRV_OPT_BOOL:
-        if (!parse_bool_value(v)) {
+        if (!bdrv_parse_bool(v, &b)) {
             error_setg(errp, "Parameter '%s' expects 'on' or 'off'",
                        opt->name);
             return -EINVAL;

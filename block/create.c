@@ -181,20 +181,6 @@ int bdrv_create_print_help(const char *fmt, const char *filename,
     return 0;
 }
 
-static bool parse_bool(const char *s, bool *val)
-{
-    if (!strcmp(s, "on") || !strcmp(s, "yes") || !strcmp(s, "true") ||
-        !strcmp(s, "y")) {
-        *val = true;
-    } else if (!strcmp(s, "off") || !strcmp(s, "no") ||
-               !strcmp(s, "false") || !strcmp(s, "n")) {
-        *val = false;
-    } else {
-        return false;
-    }
-    return true;
-}
-
 /*
  * Checks @value against @d's type and returns the text the options
  * carry from now on: numbers and sizes normalised, the rest as given.
@@ -211,7 +197,7 @@ static char *opt_normalise(const CreateOptDesc *d, const char *value,
     case CREATE_OPT_STRING:
         return g_strdup(value);
     case CREATE_OPT_BOOL:
-        if (!parse_bool(value, &b)) {
+        if (!bdrv_parse_bool(value, &b)) {
             error_setg(errp, "Parameter '%s' expects 'on' or 'off'",
                        d->name);
             return NULL;

@@ -574,8 +574,9 @@ static bool opt_bool(QDict *opts, const char *name)
 {
     const char *v = qdict_get_try_str(opts, name);
 
-    return v && (!strcmp(v, "on") || !strcmp(v, "yes") ||
-                 !strcmp(v, "true") || !strcmp(v, "y"));
+    bool b;
+
+    return v && bdrv_parse_bool(v, &b) && b;
 }
 
 static uint64_t opt_uint(QDict *opts, const char *name, uint64_t def)

@@ -37,6 +37,9 @@ void bdrv_unref(BlockDriverState *bs);
  */
 int bdrv_reopen_check(BlockDriverState *bs, QDict *options, Error **errp);
 
+/* An option's boolean: on/yes/true/y or off/no/false/n, else false. */
+bool bdrv_parse_bool(const char *s, bool *val);
+
 const char *bdrv_get_format_name(const BlockDriverState *bs);
 const char *bdrv_get_filename(const BlockDriverState *bs);
 BlockDriverState *bdrv_backing(const BlockDriverState *bs);
